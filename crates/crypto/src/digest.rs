@@ -1,0 +1,46 @@
+use aws_lc_rs::digest;
+
+/// The hash functions Sigstore material names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HashAlgorithm {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl HashAlgorithm {
+    pub(crate) fn aws(self) -> &'static digest::Algorithm {
+        match self {
+            HashAlgorithm::Sha256 => &digest::SHA256,
+            HashAlgorithm::Sha384 => &digest::SHA384,
+            HashAlgorithm::Sha512 => &digest::SHA512,
+        }
+    }
+
+    /// Output length in bytes.
+    pub fn output_len(self) -> usize {
+        self.aws().output_len()
+    }
+
+    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        digest::digest(self.aws(), data).as_ref().to_vec()
+    }
+}
+
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest::digest(&digest::SHA256, data).as_ref());
+    out
+}
+
+pub fn sha384(data: &[u8]) -> [u8; 48] {
+    let mut out = [0u8; 48];
+    out.copy_from_slice(digest::digest(&digest::SHA384, data).as_ref());
+    out
+}
+
+pub fn sha512(data: &[u8]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    out.copy_from_slice(digest::digest(&digest::SHA512, data).as_ref());
+    out
+}

@@ -1,0 +1,1 @@
+//! X.509 material of Sigstore.
