@@ -1,0 +1,172 @@
+//! Field encodings of the protobuf JSON mapping.
+
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use base64::Engine;
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+
+/// Bytes carried as base64 text.
+///
+/// Protobuf JSON parsers accept standard and URL-safe alphabets, with or
+/// without padding; we accept the same and always write standard, padded.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Base64(pub Vec<u8>);
+
+impl std::fmt::Debug for Base64 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Base64({})", STANDARD.encode(&self.0))
+    }
+}
+
+impl std::ops::Deref for Base64 {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<Vec<u8>> for Base64 {
+    fn from(v: Vec<u8>) -> Self {
+        Base64(v)
+    }
+}
+
+/// Decodes base64 the way protobuf JSON does (any alphabet, optional padding).
+pub fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    STANDARD
+        .decode(text)
+        .or_else(|_| STANDARD_NO_PAD.decode(text))
+        .or_else(|_| URL_SAFE.decode(text))
+        .or_else(|_| URL_SAFE_NO_PAD.decode(text))
+}
+
+/// Standard, padded base64.
+pub fn encode_base64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+impl Serialize for Base64 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&encode_base64(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Base64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        decode_base64(&text)
+            .map(Base64)
+            .map_err(|e| de::Error::custom(format!("invalid base64: {e}")))
+    }
+}
+
+/// A protobuf `int64`/`uint64`: a JSON string of decimal digits (numbers are
+/// accepted too). Sigstore's indexes and times are never negative, so the
+/// type is unsigned and "-1" is a parse error.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Int64(pub u64);
+
+impl Serialize for Int64 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Int64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Number(u64),
+        }
+        match Raw::deserialize(d).map_err(|_| de::Error::custom("expected a non-negative integer"))? {
+            Raw::Number(n) => Ok(Int64(n)),
+            Raw::Text(t) => {
+                if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(de::Error::custom(format!(
+                        "expected a non-negative integer, got {t:?}"
+                    )));
+                }
+                t.parse()
+                    .map(Int64)
+                    .map_err(|e| de::Error::custom(format!("integer {t:?}: {e}")))
+            }
+        }
+    }
+}
+
+/// An RFC 3339 timestamp (`google.protobuf.Timestamp` in JSON), kept as
+/// written so that documents round-trip byte for byte.
+///
+/// Invariant: `unix` is the parsed value of `text`, in whole seconds
+/// (fractions truncated toward the past).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timestamp {
+    pub text: String,
+    pub unix: i64,
+}
+
+impl Timestamp {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| format!("{text:?} is not an RFC 3339 time: {e}"))?;
+        Ok(Timestamp {
+            text: text.to_string(),
+            unix: t.unix_timestamp(),
+        })
+    }
+
+    pub fn from_unix(unix: i64) -> Result<Self, String> {
+        let t = time::OffsetDateTime::from_unix_timestamp(unix).map_err(|e| e.to_string())?;
+        let text = t
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(|e| e.to_string())?;
+        Ok(Timestamp { text, unix })
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Timestamp::parse(&text).map_err(de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int64_rejects_negative_and_garbage() {
+        assert_eq!(serde_json::from_str::<Int64>("\"42\"").unwrap(), Int64(42));
+        assert_eq!(serde_json::from_str::<Int64>("42").unwrap(), Int64(42));
+        assert!(serde_json::from_str::<Int64>("\"-1\"").is_err());
+        assert!(serde_json::from_str::<Int64>("-1").is_err());
+        assert!(serde_json::from_str::<Int64>("\"\"").is_err());
+        assert!(serde_json::from_str::<Int64>("\"1e3\"").is_err());
+        assert!(serde_json::from_str::<Int64>("\"99999999999999999999999\"").is_err());
+    }
+
+    #[test]
+    fn base64_alphabets() {
+        assert_eq!(decode_base64("+/8=").unwrap(), vec![0xfb, 0xff]);
+        assert_eq!(decode_base64("-_8").unwrap(), vec![0xfb, 0xff]);
+        assert!(serde_json::from_str::<Base64>("\"%%%\"").is_err());
+    }
+
+    #[test]
+    fn timestamps() {
+        let t = Timestamp::parse("2021-01-12T11:53:27Z").unwrap();
+        assert_eq!(t.unix, 1610452407);
+        let t = Timestamp::parse("2021-01-12T11:53:27.999Z").unwrap();
+        assert_eq!(t.unix, 1610452407);
+        assert!(Timestamp::parse("yesterday").is_err());
+        assert_eq!(Timestamp::from_unix(1610452407).unwrap().text, "2021-01-12T11:53:27Z");
+    }
+}

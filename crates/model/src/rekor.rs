@@ -1,0 +1,299 @@
+//! Rekor entry bodies: the `canonicalizedBody` a log hashes into its tree.
+//!
+//! Kinds: `hashedrekord` 0.0.1 and 0.0.2, `dsse` 0.0.1 and 0.0.2, `intoto`
+//! 0.0.2. Field names follow Rekor's `openapi.yaml` (v1) and
+//! `rekor-tiles` protos (v2).
+
+use serde::{Deserialize, Serialize};
+
+use crate::encoding::Base64;
+use crate::{invalid, ModelError};
+
+/// A parsed entry body, by kind and version.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntryBody {
+    HashedRekordV001(HashedRekordV001),
+    HashedRekordV002(HashedRekordV002),
+    DsseV001(DsseV001),
+    DsseV002(DsseV002),
+    IntotoV002(IntotoV002),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<S> {
+    api_version: String,
+    kind: String,
+    spec: S,
+}
+
+/// `{algorithm, value}` with a lowercase hex value (Rekor v1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HexHash {
+    pub algorithm: String,
+    pub value: String,
+}
+
+/// `{algorithm, digest}` with base64 bytes (Rekor v2, protobuf `HashOutput`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HashOutput {
+    pub algorithm: String,
+    pub digest: Base64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HashedRekordV001 {
+    pub data: HashedRekordData,
+    pub signature: HashedRekordSignature,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HashedRekordData {
+    pub hash: HexHash,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HashedRekordSignature {
+    pub content: Base64,
+    pub public_key: PemContent,
+}
+
+/// Base64 of a PEM document (a certificate or a public key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PemContent {
+    pub content: Base64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HashedRekordV002 {
+    pub data: HashOutput,
+    pub signature: SignatureV002,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignatureV002 {
+    pub content: Base64,
+    pub verifier: Verifier,
+}
+
+/// Rekor v2's verifier: a DER public key or a DER certificate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verifier {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_details: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<RawBytes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x509_certificate: Option<RawBytes>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawBytes {
+    pub raw_bytes: Base64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DsseV001 {
+    pub envelope_hash: HexHash,
+    pub payload_hash: HexHash,
+    pub signatures: Vec<DsseV001Signature>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DsseV001Signature {
+    pub signature: Base64,
+    /// Base64 of the PEM certificate or key.
+    pub verifier: Base64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DsseV002 {
+    pub payload_hash: HashOutput,
+    pub signatures: Vec<SignatureV002>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntotoV002 {
+    pub content: IntotoContent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntotoContent {
+    pub envelope: IntotoEnvelope,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<HexHash>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_hash: Option<HexHash>,
+}
+
+/// Rekor's intoto envelope: `payload` and each `sig` are base64 of the
+/// *base64 text* of the DSSE fields (they were encoded twice), and
+/// `publicKey` is base64 of a PEM document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntotoEnvelope {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Base64>,
+    pub payload_type: String,
+    pub signatures: Vec<IntotoSignature>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntotoSignature {
+    pub sig: Base64,
+    pub public_key: Base64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyid: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct HashedRekordV002Spec {
+    #[serde(rename = "hashedRekordV002")]
+    inner: HashedRekordV002,
+}
+
+#[derive(Deserialize)]
+struct DsseV002Spec {
+    #[serde(rename = "dsseV002")]
+    inner: DsseV002,
+}
+
+/// Most signatures an entry may carry before we refuse to look at it.
+const MAX_SIGNATURES: usize = 64;
+
+impl EntryBody {
+    /// Parses a canonicalized body and checks it declares `kind`/`version`
+    /// as given (the bundle's `kindVersion`), when given.
+    pub fn parse(body: &[u8]) -> Result<Self, ModelError> {
+        let head: Envelope<serde_json::Value> = crate::from_json_slice(body)?;
+        let spec = head.spec;
+        let parsed = match (head.kind.as_str(), head.api_version.as_str()) {
+            ("hashedrekord", "0.0.1") => EntryBody::HashedRekordV001(serde_json::from_value(spec)?),
+            ("hashedrekord", "0.0.2") => {
+                EntryBody::HashedRekordV002(serde_json::from_value::<HashedRekordV002Spec>(spec)?.inner)
+            }
+            ("dsse", "0.0.1") => EntryBody::DsseV001(serde_json::from_value(spec)?),
+            ("dsse", "0.0.2") => {
+                EntryBody::DsseV002(serde_json::from_value::<DsseV002Spec>(spec)?.inner)
+            }
+            ("intoto", "0.0.2") => EntryBody::IntotoV002(serde_json::from_value(spec)?),
+            (kind, version) => {
+                return Err(invalid(
+                    "log entry body",
+                    format!("unsupported kind {kind} version {version}"),
+                ))
+            }
+        };
+        let signatures = match &parsed {
+            EntryBody::DsseV001(d) => d.signatures.len(),
+            EntryBody::DsseV002(d) => d.signatures.len(),
+            EntryBody::IntotoV002(i) => i.content.envelope.signatures.len(),
+            _ => 1,
+        };
+        if signatures > MAX_SIGNATURES {
+            return Err(invalid("log entry body", "too many signatures"));
+        }
+        Ok(parsed)
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EntryBody::HashedRekordV001(_) | EntryBody::HashedRekordV002(_) => "hashedrekord",
+            EntryBody::DsseV001(_) | EntryBody::DsseV002(_) => "dsse",
+            EntryBody::IntotoV002(_) => "intoto",
+        }
+    }
+
+    pub fn version(&self) -> &'static str {
+        match self {
+            EntryBody::HashedRekordV001(_) | EntryBody::DsseV001(_) => "0.0.1",
+            EntryBody::HashedRekordV002(_) | EntryBody::DsseV002(_) | EntryBody::IntotoV002(_) => {
+                "0.0.2"
+            }
+        }
+    }
+
+    /// The body as a JSON value in Rekor's shape (kind, apiVersion, spec).
+    pub fn to_value(&self) -> serde_json::Value {
+        let spec = match self {
+            EntryBody::HashedRekordV001(s) => serde_json::to_value(s),
+            EntryBody::HashedRekordV002(s) => {
+                serde_json::to_value(s).map(|v| serde_json::json!({ "hashedRekordV002": v }))
+            }
+            EntryBody::DsseV001(s) => serde_json::to_value(s),
+            EntryBody::DsseV002(s) => {
+                serde_json::to_value(s).map(|v| serde_json::json!({ "dsseV002": v }))
+            }
+            EntryBody::IntotoV002(s) => serde_json::to_value(s),
+        }
+        .unwrap_or_default();
+        serde_json::json!({ "apiVersion": self.version(), "kind": self.kind(), "spec": spec })
+    }
+
+    /// RFC 8785 canonical JSON of the body: what a log stores and hashes.
+    pub fn canonical_json(&self) -> String {
+        crate::canonical::to_string(&self.to_value())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::Bundle;
+
+    #[test]
+    fn conformance_bodies_parse_and_reencode_exactly() {
+        let dir = format!(
+            "{}/../../testdata/conformance/bundle-verify",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut kinds = std::collections::BTreeSet::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if name.ends_with("_fail") || !path.is_dir() {
+                continue;
+            }
+            let bundle = Bundle::from_json(&std::fs::read(path.join("bundle.sigstore.json")).unwrap())
+                .unwrap();
+            for e in &bundle.verification_material.tlog_entries {
+                let body = EntryBody::parse(&e.canonicalized_body).unwrap_or_else(|err| panic!("{name}: {err}"));
+                assert_eq!(body.kind(), e.kind_version.kind, "{name}");
+                assert_eq!(body.version(), e.kind_version.version, "{name}");
+                assert_eq!(
+                    body.canonical_json().as_bytes(),
+                    &e.canonicalized_body[..],
+                    "{name}: canonical re-encoding differs"
+                );
+                kinds.insert(format!("{} {}", body.kind(), body.version()));
+            }
+        }
+        for k in ["hashedrekord 0.0.1", "hashedrekord 0.0.2", "dsse 0.0.1", "intoto 0.0.2"] {
+            assert!(kinds.contains(k), "no conformance entry of {k}");
+        }
+    }
+
+    #[test]
+    fn dsse_v002_round_trips() {
+        let body = br#"{"apiVersion":"0.0.2","kind":"dsse","spec":{"dsseV002":{"payloadHash":{"algorithm":"SHA2_256","digest":"AAAA"},"signatures":[{"content":"AAAA","verifier":{"keyDetails":"PKIX_ED25519","publicKey":{"rawBytes":"AAAA"}}}]}}}"#;
+        let parsed = EntryBody::parse(body).unwrap();
+        assert!(matches!(parsed, EntryBody::DsseV002(_)));
+        assert_eq!(parsed.canonical_json().as_bytes(), &body[..]);
+    }
+
+    #[test]
+    fn unknown_kinds_and_bad_shapes_are_rejected() {
+        assert!(EntryBody::parse(br#"{"apiVersion":"0.0.1","kind":"rpm","spec":{}}"#).is_err());
+        assert!(EntryBody::parse(br#"{"apiVersion":"0.0.9","kind":"hashedrekord","spec":{}}"#).is_err());
+        assert!(EntryBody::parse(br#"{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{}}}"#).is_err());
+        assert!(EntryBody::parse(b"not json").is_err());
+    }
+}
