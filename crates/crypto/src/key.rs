@@ -159,8 +159,8 @@ impl PublicKey {
             other => return Err(CryptoError::UnsupportedKey(format!("algorithm {other}"))),
         };
         let alg = algorithm_for(kind, kind.default_scheme())?;
-        let parsed = ParsedPublicKey::new(alg, der)
-            .map_err(|e| CryptoError::MalformedKey(e.to_string()))?;
+        let parsed =
+            ParsedPublicKey::new(alg, der).map_err(|e| CryptoError::MalformedKey(e.to_string()))?;
         Ok(PublicKey {
             kind,
             spki: der.into(),
@@ -275,8 +275,9 @@ mod tests {
         let rng = SystemRandom::new();
         let pkcs8 =
             EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-        let kp = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref())
-            .unwrap();
+        let kp =
+            EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref())
+                .unwrap();
         use aws_lc_rs::encoding::AsDer;
         let spki = kp.public_key().as_der().unwrap();
         let pk = PublicKey::from_spki_der(spki.as_ref()).unwrap();
@@ -290,7 +291,10 @@ mod tests {
         let rng = SystemRandom::new();
         let sig = kp.sign(&rng, b"hello").unwrap();
         pk.verify(b"hello", sig.as_ref()).unwrap();
-        assert_eq!(pk.verify(b"hellO", sig.as_ref()), Err(CryptoError::BadSignature));
+        assert_eq!(
+            pk.verify(b"hellO", sig.as_ref()),
+            Err(CryptoError::BadSignature)
+        );
         let digest = crate::sha256(b"hello");
         pk.verify_prehashed(HashAlgorithm::Sha256, &digest, sig.as_ref())
             .unwrap();
@@ -308,7 +312,10 @@ mod tests {
         let (_, pk) = p256();
         let again = PublicKey::from_pem(&pk.to_pem()).unwrap();
         assert_eq!(again, pk);
-        assert!(PublicKey::from_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_err());
+        assert!(PublicKey::from_pem(
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+        )
+        .is_err());
     }
 
     #[test]

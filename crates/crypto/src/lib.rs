@@ -18,7 +18,10 @@ pub enum CryptoError {
     #[error("unsupported key type: {0}")]
     UnsupportedKey(String),
     #[error("signature scheme {scheme:?} cannot be used with a {key:?} key")]
-    SchemeMismatch { scheme: SignatureScheme, key: KeyKind },
+    SchemeMismatch {
+        scheme: SignatureScheme,
+        key: KeyKind,
+    },
     #[error("invalid signature")]
     BadSignature,
     #[error("digest of {got} bytes does not fit {alg:?}")]

@@ -96,7 +96,8 @@ mod tests {
 
     #[test]
     fn set_payload_shape() {
-        let v = serde_json::json!({"logIndex": 7, "logID": "ab", "integratedTime": 5, "body": "Zm9v"});
+        let v =
+            serde_json::json!({"logIndex": 7, "logID": "ab", "integratedTime": 5, "body": "Zm9v"});
         assert_eq!(
             to_string(&v),
             r#"{"body":"Zm9v","integratedTime":5,"logID":"ab","logIndex":7}"#

@@ -30,8 +30,13 @@ impl From<Vec<u8>> for Base64 {
     }
 }
 
-/// Decodes base64 the way protobuf JSON does (any alphabet, optional padding).
+/// Decodes base64 the way protobuf JSON does in Go (any alphabet, optional
+/// padding, CR and LF ignored).
 pub fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    if text.contains(['\r', '\n']) {
+        let compact: String = text.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+        return decode_base64(&compact);
+    }
     STANDARD
         .decode(text)
         .or_else(|_| STANDARD_NO_PAD.decode(text))
@@ -79,7 +84,9 @@ impl<'de> Deserialize<'de> for Int64 {
             Text(String),
             Number(u64),
         }
-        match Raw::deserialize(d).map_err(|_| de::Error::custom("expected a non-negative integer"))? {
+        match Raw::deserialize(d)
+            .map_err(|_| de::Error::custom("expected a non-negative integer"))?
+        {
             Raw::Number(n) => Ok(Int64(n)),
             Raw::Text(t) => {
                 if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
@@ -158,6 +165,8 @@ mod tests {
         assert_eq!(decode_base64("+/8=").unwrap(), vec![0xfb, 0xff]);
         assert_eq!(decode_base64("-_8").unwrap(), vec![0xfb, 0xff]);
         assert!(serde_json::from_str::<Base64>("\"%%%\"").is_err());
+        assert_eq!(decode_base64("+/\r\n8=").unwrap(), vec![0xfb, 0xff]);
+        assert!(decode_base64("+/ 8=").is_err());
     }
 
     #[test]
@@ -167,6 +176,9 @@ mod tests {
         let t = Timestamp::parse("2021-01-12T11:53:27.999Z").unwrap();
         assert_eq!(t.unix, 1610452407);
         assert!(Timestamp::parse("yesterday").is_err());
-        assert_eq!(Timestamp::from_unix(1610452407).unwrap().text, "2021-01-12T11:53:27Z");
+        assert_eq!(
+            Timestamp::from_unix(1610452407).unwrap().text,
+            "2021-01-12T11:53:27Z"
+        );
     }
 }

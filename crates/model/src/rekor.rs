@@ -177,9 +177,9 @@ impl EntryBody {
         let spec = head.spec;
         let parsed = match (head.kind.as_str(), head.api_version.as_str()) {
             ("hashedrekord", "0.0.1") => EntryBody::HashedRekordV001(serde_json::from_value(spec)?),
-            ("hashedrekord", "0.0.2") => {
-                EntryBody::HashedRekordV002(serde_json::from_value::<HashedRekordV002Spec>(spec)?.inner)
-            }
+            ("hashedrekord", "0.0.2") => EntryBody::HashedRekordV002(
+                serde_json::from_value::<HashedRekordV002Spec>(spec)?.inner,
+            ),
             ("dsse", "0.0.1") => EntryBody::DsseV001(serde_json::from_value(spec)?),
             ("dsse", "0.0.2") => {
                 EntryBody::DsseV002(serde_json::from_value::<DsseV002Spec>(spec)?.inner)
@@ -262,10 +262,12 @@ mod tests {
             if name.ends_with("_fail") || !path.is_dir() {
                 continue;
             }
-            let bundle = Bundle::from_json(&std::fs::read(path.join("bundle.sigstore.json")).unwrap())
-                .unwrap();
+            let bundle =
+                Bundle::from_json(&std::fs::read(path.join("bundle.sigstore.json")).unwrap())
+                    .unwrap();
             for e in &bundle.verification_material.tlog_entries {
-                let body = EntryBody::parse(&e.canonicalized_body).unwrap_or_else(|err| panic!("{name}: {err}"));
+                let body = EntryBody::parse(&e.canonicalized_body)
+                    .unwrap_or_else(|err| panic!("{name}: {err}"));
                 assert_eq!(body.kind(), e.kind_version.kind, "{name}");
                 assert_eq!(body.version(), e.kind_version.version, "{name}");
                 assert_eq!(
@@ -276,7 +278,12 @@ mod tests {
                 kinds.insert(format!("{} {}", body.kind(), body.version()));
             }
         }
-        for k in ["hashedrekord 0.0.1", "hashedrekord 0.0.2", "dsse 0.0.1", "intoto 0.0.2"] {
+        for k in [
+            "hashedrekord 0.0.1",
+            "hashedrekord 0.0.2",
+            "dsse 0.0.1",
+            "intoto 0.0.2",
+        ] {
             assert!(kinds.contains(k), "no conformance entry of {k}");
         }
     }
@@ -292,8 +299,13 @@ mod tests {
     #[test]
     fn unknown_kinds_and_bad_shapes_are_rejected() {
         assert!(EntryBody::parse(br#"{"apiVersion":"0.0.1","kind":"rpm","spec":{}}"#).is_err());
-        assert!(EntryBody::parse(br#"{"apiVersion":"0.0.9","kind":"hashedrekord","spec":{}}"#).is_err());
-        assert!(EntryBody::parse(br#"{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{}}}"#).is_err());
+        assert!(
+            EntryBody::parse(br#"{"apiVersion":"0.0.9","kind":"hashedrekord","spec":{}}"#).is_err()
+        );
+        assert!(EntryBody::parse(
+            br#"{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{"data":{}}}"#
+        )
+        .is_err());
         assert!(EntryBody::parse(b"not json").is_err());
     }
 }

@@ -76,7 +76,11 @@ impl SigningConfig {
                         && r.end.as_ref().is_none_or(|t| now <= t.unix)
                 })
         };
-        let best = services.iter().filter(valid).map(|s| s.major_api_version).max();
+        let best = services
+            .iter()
+            .filter(valid)
+            .map(|s| s.major_api_version)
+            .max();
         let mut out: Vec<&Service> = services
             .iter()
             .filter(valid)
@@ -161,6 +165,8 @@ mod tests {
             ClientTrustConfig::from_json(serde_json::to_string(&config).unwrap().as_bytes())
                 .unwrap();
         assert_eq!(config, again);
-        assert!(ClientTrustConfig::from_json(doc.replace("v0.1+json", "v9+json").as_bytes()).is_err());
+        assert!(
+            ClientTrustConfig::from_json(doc.replace("v0.1+json", "v9+json").as_bytes()).is_err()
+        );
     }
 }

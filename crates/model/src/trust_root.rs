@@ -124,8 +124,7 @@ mod tests {
             let root = TrustedRoot::from_json(&raw).unwrap_or_else(|e| panic!("{p}: {e}"));
             let mut original: serde_json::Value = serde_json::from_slice(&raw).unwrap();
             crate::strip_nulls(&mut original);
-            let written: serde_json::Value =
-                serde_json::from_str(&root.to_json_pretty()).unwrap();
+            let written: serde_json::Value = serde_json::from_str(&root.to_json_pretty()).unwrap();
             assert_eq!(original, written, "{p}");
         }
     }

@@ -1,0 +1,189 @@
+//! Does a log entry's body describe this bundle's content and signer?
+//!
+//! The log vouches only for what its body says; a bundle whose signature,
+//! digest or signer differ from the body's is not covered by the entry.
+
+use signet_crypto::sha256;
+use signet_model::bundle::MessageSignature;
+use signet_model::dsse::Envelope;
+use signet_model::encoding::decode_base64;
+use signet_model::rekor::{EntryBody, Verifier};
+
+use crate::error::{fail, Check, VerifyError};
+use crate::signer::Signer;
+
+fn mismatch<T>(what: &str) -> Result<T, VerifyError> {
+    fail(
+        Check::TlogBody,
+        format!("log entry {what} does not match the bundle"),
+    )
+}
+
+/// A PEM document from an entry body: a certificate must be the signing
+/// certificate, a public key must be the signer's key.
+fn check_pem_verifier(pem_text: &[u8], signer: &Signer) -> Result<(), VerifyError> {
+    let text = std::str::from_utf8(pem_text)
+        .map_err(|_| VerifyError::new(Check::TlogBody, "entry verifier is not PEM text"))?;
+    let block = pem::parse(text)
+        .map_err(|e| VerifyError::new(Check::TlogBody, format!("entry verifier: {e}")))?;
+    let same = match block.tag() {
+        "CERTIFICATE" => signer.cert_der() == Some(block.contents()),
+        "PUBLIC KEY" => signer.key().spki_der() == block.contents(),
+        _ => false,
+    };
+    if same {
+        Ok(())
+    } else {
+        mismatch("signer (certificate or key)")
+    }
+}
+
+fn check_raw_verifier(verifier: &Verifier, signer: &Signer) -> Result<(), VerifyError> {
+    let same = match (&verifier.x509_certificate, &verifier.public_key) {
+        (Some(cert), None) => signer.cert_der() == Some(&cert.raw_bytes[..]),
+        (None, Some(key)) => signer.key().spki_der() == &key.raw_bytes[..],
+        _ => false,
+    };
+    if same {
+        Ok(())
+    } else {
+        mismatch("signer (certificate or key)")
+    }
+}
+
+fn hex_sha256(algorithm: &str, value: &str, expected: &[u8; 32]) -> bool {
+    algorithm == "sha256" && value.eq_ignore_ascii_case(&hex::encode(expected))
+}
+
+fn proto_sha256(algorithm: &str, digest: &[u8], expected: &[u8; 32]) -> bool {
+    algorithm == "SHA2_256" && digest == expected
+}
+
+/// Entry vs. a message signature over an artifact with this SHA-256.
+pub fn check_message(
+    body: &EntryBody,
+    message: &MessageSignature,
+    artifact_sha256: &[u8; 32],
+    signer: &Signer,
+) -> Result<(), VerifyError> {
+    match body {
+        EntryBody::HashedRekordV001(e) => {
+            if !hex_sha256(&e.data.hash.algorithm, &e.data.hash.value, artifact_sha256) {
+                return mismatch("artifact digest");
+            }
+            if e.signature.content.0 != message.signature.0 {
+                return mismatch("signature");
+            }
+            check_pem_verifier(&e.signature.public_key.content, signer)
+        }
+        EntryBody::HashedRekordV002(e) => {
+            if !proto_sha256(&e.data.algorithm, &e.data.digest, artifact_sha256) {
+                return mismatch("artifact digest");
+            }
+            if e.signature.content.0 != message.signature.0 {
+                return mismatch("signature");
+            }
+            check_raw_verifier(&e.signature.verifier, signer)
+        }
+        other => fail(
+            Check::TlogBody,
+            format!(
+                "a message signature cannot be logged as {} {}",
+                other.kind(),
+                other.version()
+            ),
+        ),
+    }
+}
+
+/// Entry vs. a DSSE envelope (one signature, checked by the caller).
+pub fn check_dsse(
+    body: &EntryBody,
+    envelope: &Envelope,
+    signer: &Signer,
+) -> Result<(), VerifyError> {
+    let [signature] = envelope.signatures.as_slice() else {
+        return fail(
+            Check::Signature,
+            "DSSE envelope must carry exactly one signature",
+        );
+    };
+    let payload_sha256 = sha256(&envelope.payload);
+    match body {
+        EntryBody::DsseV001(e) => {
+            if !hex_sha256(
+                &e.payload_hash.algorithm,
+                &e.payload_hash.value,
+                &payload_sha256,
+            ) {
+                return mismatch("payload hash");
+            }
+            let [logged] = e.signatures.as_slice() else {
+                return mismatch("signature count");
+            };
+            if logged.signature.0 != signature.sig.0 {
+                return mismatch("signature");
+            }
+            check_pem_verifier(&logged.verifier, signer)
+        }
+        EntryBody::DsseV002(e) => {
+            if !proto_sha256(
+                &e.payload_hash.algorithm,
+                &e.payload_hash.digest,
+                &payload_sha256,
+            ) {
+                return mismatch("payload hash");
+            }
+            let [logged] = e.signatures.as_slice() else {
+                return mismatch("signature count");
+            };
+            if logged.content.0 != signature.sig.0 {
+                return mismatch("signature");
+            }
+            check_raw_verifier(&logged.verifier, signer)
+        }
+        // Rekor v2 logs a DSSE signature as a hashedrekord over its PAE.
+        EntryBody::HashedRekordV002(e) => {
+            if !proto_sha256(&e.data.algorithm, &e.data.digest, &sha256(&envelope.pae())) {
+                return mismatch("PAE digest");
+            }
+            if e.signature.content.0 != signature.sig.0 {
+                return mismatch("signature");
+            }
+            check_raw_verifier(&e.signature.verifier, signer)
+        }
+        EntryBody::IntotoV002(e) => {
+            let logged = &e.content.envelope;
+            if logged.payload_type != envelope.payload_type {
+                return mismatch("payload type");
+            }
+            // Rekor's intoto entries hold the base64 *text* of each field.
+            let payload_text = logged.payload.as_ref().map(|p| p.0.as_slice());
+            let payload = payload_text
+                .and_then(|t| std::str::from_utf8(t).ok())
+                .and_then(|t| decode_base64(t).ok());
+            if payload.as_deref() != Some(&envelope.payload[..]) {
+                return mismatch("payload");
+            }
+            if let Some(h) = &e.content.payload_hash {
+                if !hex_sha256(&h.algorithm, &h.value, &payload_sha256) {
+                    return mismatch("payload hash");
+                }
+            }
+            let [logged_sig] = logged.signatures.as_slice() else {
+                return mismatch("signature count");
+            };
+            let sig = std::str::from_utf8(&logged_sig.sig)
+                .ok()
+                .and_then(|t| decode_base64(t).ok());
+            if sig.as_deref() != Some(&signature.sig[..]) {
+                return mismatch("signature");
+            }
+            check_pem_verifier(&logged_sig.public_key, signer)
+        }
+        EntryBody::HashedRekordV001(_) => fail(
+            Check::TlogBody,
+            "a DSSE envelope cannot be logged as hashedrekord 0.0.1",
+        ),
+    }
+}
