@@ -168,6 +168,28 @@ impl PublicKey {
         })
     }
 
+    /// Parses a bare PKCS#1 `RSAPublicKey` (as trust roots list keys of type
+    /// `PKCS1_RSA_*`), by wrapping it into a SubjectPublicKeyInfo.
+    pub fn from_pkcs1_rsa_der(der: &[u8]) -> Result<Self, CryptoError> {
+        use der::Encode;
+        let info = spki::SubjectPublicKeyInfoOwned {
+            algorithm: spki::AlgorithmIdentifierOwned {
+                oid: RSA_ENCRYPTION,
+                parameters: Some(der::asn1::Null.into()),
+            },
+            subject_public_key: der::asn1::BitString::from_bytes(der)
+                .map_err(|e| CryptoError::MalformedKey(e.to_string()))?,
+        };
+        let spki = info
+            .to_der()
+            .map_err(|e| CryptoError::MalformedKey(e.to_string()))?;
+        let key = Self::from_spki_der(&spki)?;
+        if key.kind != KeyKind::Rsa {
+            return Err(CryptoError::MalformedKey("not an RSA key".into()));
+        }
+        Ok(key)
+    }
+
     /// Parses a PEM `PUBLIC KEY` block (the format of cosign's `.pub` files).
     pub fn from_pem(text: &str) -> Result<Self, CryptoError> {
         let block = pem::parse(text).map_err(|e| CryptoError::MalformedKey(e.to_string()))?;
@@ -334,6 +356,37 @@ mod tests {
             pk.verify_with(SignatureScheme::EcdsaSha256, b"note", sig.as_ref()),
             Err(CryptoError::SchemeMismatch { .. })
         ));
+    }
+
+    #[test]
+    fn pkcs1_rsa_keys_are_wrapped() {
+        // The PKCS#1 CT log key of the sigstage trust root.
+        let pkcs1 = include_str!("../tests/data/pkcs1_rsa.b64");
+        use base64_engine::decode;
+        let der = decode(pkcs1.trim());
+        let key = PublicKey::from_pkcs1_rsa_der(&der).unwrap();
+        assert_eq!(key.kind(), KeyKind::Rsa);
+        assert!(PublicKey::from_pkcs1_rsa_der(&der[..der.len() - 1]).is_err());
+    }
+
+    /// A tiny standard-alphabet base64 decoder for test data.
+    mod base64_engine {
+        pub fn decode(text: &str) -> Vec<u8> {
+            let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            let mut out = Vec::new();
+            let mut acc = 0u32;
+            let mut bits = 0;
+            for c in text.bytes().filter(|c| *c != b'=') {
+                let v = alphabet.iter().position(|a| *a == c).unwrap() as u32;
+                acc = (acc << 6) | v;
+                bits += 6;
+                if bits >= 8 {
+                    bits -= 8;
+                    out.push((acc >> bits) as u8);
+                }
+            }
+            out
+        }
     }
 
     #[test]

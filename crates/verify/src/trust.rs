@@ -70,8 +70,17 @@ fn log_key(instance: &TransparencyLogInstance) -> Result<TrustedLog, String> {
     let Some(raw) = &instance.public_key.raw_bytes else {
         return Err(format!("{}: no key bytes", instance.base_url));
     };
-    let key = PublicKey::from_spki_der(raw)
-        .map_err(|e| format!("{}: unusable public key: {e}", instance.base_url))?;
+    let pkcs1 = instance
+        .public_key
+        .key_details
+        .as_deref()
+        .is_some_and(|d| d.starts_with("PKCS1_RSA"));
+    let key = if pkcs1 {
+        PublicKey::from_pkcs1_rsa_der(raw)
+    } else {
+        PublicKey::from_spki_der(raw)
+    }
+    .map_err(|e| format!("{}: unusable public key: {e}", instance.base_url))?;
     let host = instance
         .base_url
         .split_once("://")

@@ -187,24 +187,36 @@ impl Verifier {
                 })
             })
             .collect();
+        // As sigstore-go: a timestamp that does not verify is not counted
+        // (a bundle may carry tokens of authorities this root does not
+        // list), but if too few times remain, its failure is the reason.
+        let mut timestamp_failure = None;
         if let Some(data) = &bundle.verification_material.timestamp_verification_data {
-            for ts in &data.rfc3161_timestamps {
-                let verified = timestamp::verify_timestamp(
+            let tokens = &data.rfc3161_timestamps;
+            for (i, ts) in tokens.iter().enumerate() {
+                if tokens[..i].contains(ts) {
+                    return fail(Check::Timestamp, "the same timestamp appears twice");
+                }
+                match timestamp::verify_timestamp(
                     &ts.signed_timestamp,
                     signature_bytes,
                     &self.trust.tsas,
-                )
-                .map_err(|e| VerifyError::new(Check::Timestamp, e.to_string()))?;
-                if verified.time > now + tlog::MAX_CLOCK_SKEW_SECS {
-                    return fail(Check::Timestamp, "timestamp is in the future");
+                ) {
+                    Ok(v) if v.time > now + tlog::MAX_CLOCK_SKEW_SECS => {
+                        timestamp_failure = Some(format!("timestamp {} is in the future", v.time));
+                    }
+                    Ok(v) => times.push(SigningTime::Timestamp {
+                        authority: v.authority_index,
+                        time: v.time,
+                    }),
+                    Err(e) => timestamp_failure = Some(e.to_string()),
                 }
-                times.push(SigningTime::Timestamp {
-                    authority: verified.authority_index,
-                    time: verified.time,
-                });
             }
         }
         if times.len() < self.options.time_threshold {
+            if let Some(reason) = timestamp_failure {
+                return fail(Check::Timestamp, reason);
+            }
             return fail(
                 Check::Threshold,
                 format!(
