@@ -209,7 +209,7 @@ pub fn verifier(trust: &TrustArgs) -> Result<Verifier, UsageError> {
 }
 
 enum Outcome {
-    Verified(Verified),
+    Verified(Box<Verified>),
     Rejected(VerifyError),
 }
 
@@ -235,7 +235,7 @@ fn run(
         }
     };
     Ok(match verifier.verify(&bundle, artifact, &policy) {
-        Ok(v) => Outcome::Verified(v),
+        Ok(v) => Outcome::Verified(Box::new(v)),
         Err(e) => Outcome::Rejected(e),
     })
 }
