@@ -174,7 +174,7 @@ pub struct VerifiedChain {
     pub issuer: Certificate,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct CaEntry {
     ca: TrustedCa,
     /// The outcome of checking the CA's own chain, once.
@@ -186,7 +186,7 @@ struct CaEntry {
 /// Invariant: `cas[i].status` is the outcome of [`check_ca_chain`] on
 /// `cas[i].ca.chain`; only CAs with `Ok` status are ever used to accept a
 /// leaf.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ChainVerifier {
     cas: Vec<CaEntry>,
 }

@@ -197,11 +197,63 @@ fn malformed(what: &'static str, reason: impl std::fmt::Display) -> TimestampErr
 /// `chain` is in trust-root order: the TSA signing certificate first, the root
 /// last. `valid_from` / `valid_until` are the `validFor` window in unix
 /// seconds, both inclusive; `None` leaves that end open.
+///
+/// The CA part of the chain is checked once, when the authority is built,
+/// so that verifying a timestamp costs only the token's own signatures.
 #[derive(Debug, Clone)]
 pub struct TimestampAuthority {
-    pub chain: Vec<Certificate>,
-    pub valid_from: Option<i64>,
-    pub valid_until: Option<i64>,
+    chain: Vec<Certificate>,
+    valid_from: Option<i64>,
+    valid_until: Option<i64>,
+    /// Verifier over `chain[1..]`: for a signer that is `chain[0]` or is
+    /// embedded in the token. Windows are checked apart, so none here.
+    above_leaf: ChainVerifier,
+    /// Verifier over the whole chain: for an embedded signer issued by
+    /// `chain[0]` itself.
+    whole: ChainVerifier,
+}
+
+impl TimestampAuthority {
+    pub fn new(chain: Vec<Certificate>, valid_from: Option<i64>, valid_until: Option<i64>) -> Self {
+        let ca = |certs: &[Certificate]| {
+            ChainVerifier::new(vec![TrustedCa {
+                chain: certs.to_vec(),
+                valid_from: None,
+                valid_until: None,
+            }])
+        };
+        let above_leaf = ca(chain.get(1..).unwrap_or_default());
+        let whole = ca(&chain);
+        TimestampAuthority {
+            chain,
+            valid_from,
+            valid_until,
+            above_leaf,
+            whole,
+        }
+    }
+
+    /// The chain in trust-root order, signing certificate first.
+    pub fn chain(&self) -> &[Certificate] {
+        &self.chain
+    }
+
+    pub fn valid_from(&self) -> Option<i64> {
+        self.valid_from
+    }
+
+    pub fn valid_until(&self) -> Option<i64> {
+        self.valid_until
+    }
+
+    /// The same authority with another validity window.
+    pub fn with_window(&self, valid_from: Option<i64>, valid_until: Option<i64>) -> Self {
+        TimestampAuthority {
+            valid_from,
+            valid_until,
+            ..self.clone()
+        }
+    }
 }
 
 /// A timestamp that verified.
@@ -443,10 +495,10 @@ impl TimestampToken {
         // The authority's certificates above the signing certificate: the
         // chain after the signer if the signer is its first certificate, else
         // all of it (the signer must then be issued by its first).
-        let ca_chain = if signer == leaf {
-            above_leaf
+        let (ca_chain, ca_verifier) = if signer == leaf {
+            (above_leaf, &authority.above_leaf)
         } else {
-            authority.chain.as_slice()
+            (authority.chain.as_slice(), &authority.whole)
         };
 
         check_signing_usage(signer)?;
@@ -476,12 +528,7 @@ impl TimestampToken {
         if ca_chain.is_empty() {
             return Ok(());
         }
-        let verifier = ChainVerifier::new(vec![TrustedCa {
-            chain: ca_chain.to_vec(),
-            valid_from: authority.valid_from,
-            valid_until: authority.valid_until,
-        }]);
-        verifier
+        ca_verifier
             .verify(signer, &[], time, Purpose::TimeStamping)
             .map(|_| ())
             .map_err(TimestampError::Chain)
@@ -1129,11 +1176,7 @@ mod tests {
     }
 
     fn authority(pki: &Pki) -> TimestampAuthority {
-        TimestampAuthority {
-            chain: vec![pki.tsa.clone(), pki.root.clone()],
-            valid_from: None,
-            valid_until: None,
-        }
+        TimestampAuthority::new(vec![pki.tsa.clone(), pki.root.clone()], None, None)
     }
 
     #[derive(Clone, Copy, PartialEq)]
@@ -1422,11 +1465,7 @@ mod tests {
     fn pinned_single_certificate_authority() {
         // An authority listing only the signing certificate pins it.
         let pki = pki();
-        let pinned = TimestampAuthority {
-            chain: vec![pki.tsa.clone()],
-            valid_from: None,
-            valid_until: None,
-        };
+        let pinned = TimestampAuthority::new(vec![pki.tsa.clone()], None, None);
         let der = mint(&pki, &Spec::default()).der;
         verify_timestamp(&der, SIGNED, &[pinned]).unwrap();
     }
@@ -1434,11 +1473,7 @@ mod tests {
     #[test]
     fn authority_listing_only_cas_accepts_embedded_leaf() {
         let pki = pki();
-        let cas_only = TimestampAuthority {
-            chain: vec![pki.root.clone()],
-            valid_from: None,
-            valid_until: None,
-        };
+        let cas_only = TimestampAuthority::new(vec![pki.root.clone()], None, None);
         let der = mint(&pki, &Spec::default()).der;
         verify_timestamp(&der, SIGNED, std::slice::from_ref(&cas_only)).unwrap();
         // Without the embedded leaf, the root itself would have to sign.
@@ -1790,11 +1825,7 @@ mod tests {
     fn empty_authority_chain() {
         let pki = pki();
         let der = mint(&pki, &Spec::default()).der;
-        let empty = TimestampAuthority {
-            chain: vec![],
-            valid_from: None,
-            valid_until: None,
-        };
+        let empty = TimestampAuthority::new(vec![], None, None);
         assert_eq!(
             only_failure(verify_timestamp(&der, SIGNED, &[empty])),
             TimestampError::EmptyAuthorityChain
@@ -1909,11 +1940,8 @@ mod tests {
     fn gen_time_outside_authority_window() {
         let pki = pki();
         let der = mint(&pki, &Spec::default()).der;
-        let window = |from: Option<i64>, until: Option<i64>| TimestampAuthority {
-            valid_from: from,
-            valid_until: until,
-            ..authority(&pki)
-        };
+        let window =
+            |from: Option<i64>, until: Option<i64>| authority(&pki).with_window(from, until);
         for (from, until) in [(Some(AT), Some(AT)), (None, Some(AT)), (Some(AT), None)] {
             verify_timestamp(&der, SIGNED, &[window(from, until)]).unwrap();
         }
@@ -1935,11 +1963,7 @@ mod tests {
         let pki = pki();
         let impostor_key = Key::new();
         let impostor_root = testutil::root("root", &impostor_key, NB - 10_000, NA + 10_000);
-        let authority = TimestampAuthority {
-            chain: vec![pki.tsa.clone(), impostor_root],
-            valid_from: None,
-            valid_until: None,
-        };
+        let authority = TimestampAuthority::new(vec![pki.tsa.clone(), impostor_root], None, None);
         let der = mint(&pki, &Spec::default()).der;
         assert!(matches!(
             only_failure(verify_timestamp(&der, SIGNED, &[authority])),

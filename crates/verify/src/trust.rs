@@ -156,11 +156,11 @@ impl TrustMaterial {
                 continue;
             };
             let name = tsa.uri.clone().unwrap_or_default();
-            tsas.push(TimestampAuthority {
-                chain: certificates(&format!("TSA {name}"), &tsa.cert_chain.certificates)?,
-                valid_from: Some(window.start),
-                valid_until: window.end,
-            });
+            tsas.push(TimestampAuthority::new(
+                certificates(&format!("TSA {name}"), &tsa.cert_chain.certificates)?,
+                Some(window.start),
+                window.end,
+            ));
         }
         Ok(TrustMaterial {
             tlogs,
