@@ -1,5 +1,6 @@
 //! `signet`: sign and verify with Sigstore, and run the services behind it.
 
+mod trust_source;
 mod verify_cmd;
 
 use std::process::ExitCode;

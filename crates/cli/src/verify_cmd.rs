@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::trust_source::{trusted_root_bytes, TrustArgs};
 use clap::Args;
 use signet_crypto::PublicKey;
 use signet_model::{Bundle, TrustedRoot};
@@ -10,11 +11,6 @@ use signet_verify::{
     Artifact, Check, Claim, IdentityPolicy, Matcher, Options, SignerPolicy, TrustMaterial,
     Verified, Verifier, VerifyError,
 };
-
-/// The public-good Sigstore trust root, embedded so that verification
-/// works offline out of the box.
-pub const PUBLIC_GOOD_TRUSTED_ROOT: &[u8] =
-    include_bytes!("../../../testdata/trust/public-good/trusted_root.json");
 
 /// Exit status for "verification failed" (usage errors exit 2, via clap).
 const EXIT_REJECTED: u8 = 1;
@@ -64,16 +60,6 @@ pub struct IdentityArgs {
     /// A public key (PEM file) instead of a certificate identity.
     #[arg(long, conflicts_with_all = ["certificate_identity", "certificate_identity_regexp"])]
     key: Option<PathBuf>,
-}
-
-#[derive(Args, Debug)]
-pub struct TrustArgs {
-    /// A trusted_root.json to use instead of the embedded public-good root.
-    #[arg(long)]
-    trusted_root: Option<PathBuf>,
-    /// Never touch the network (verification is offline either way today).
-    #[arg(long)]
-    offline: bool,
 }
 
 #[derive(Args, Debug)]
@@ -197,10 +183,7 @@ fn signer_policy(args: &IdentityArgs) -> Result<Result<SignerPolicy, VerifyError
 
 /// Builds the verifier for the chosen trust root.
 pub fn verifier(trust: &TrustArgs) -> Result<Verifier, UsageError> {
-    let raw = match &trust.trusted_root {
-        Some(path) => read(path, "trusted root")?,
-        None => PUBLIC_GOOD_TRUSTED_ROOT.to_vec(),
-    };
+    let (raw, _source) = trusted_root_bytes(trust).map_err(UsageError)?;
     let root =
         TrustedRoot::from_json(&raw).map_err(|e| UsageError(format!("trusted root: {e}")))?;
     let material = TrustMaterial::from_trusted_root(&root)

@@ -94,6 +94,9 @@ fn run_case(dir: &Path, by_digest: bool) -> Run {
         cases_dir().join("a.txt")
     };
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_signet"));
+    // Deterministic trust: no TUF refresh, no cache of this machine's.
+    cmd.env("SIGNET_OFFLINE", "1")
+        .env("SIGNET_TUF_CACHE", dir.join("no-such-cache"));
     cmd.arg("verify-bundle")
         .arg("--bundle")
         .arg(dir.join("bundle.sigstore.json"));
