@@ -26,9 +26,11 @@ fn check_pem_verifier(pem_text: &[u8], signer: &Signer) -> Result<(), VerifyErro
         .map_err(|_| VerifyError::new(Check::TlogBody, "entry verifier is not PEM text"))?;
     let block = pem::parse(text)
         .map_err(|e| VerifyError::new(Check::TlogBody, format!("entry verifier: {e}")))?;
-    let same = match block.tag() {
-        "CERTIFICATE" => signer.cert_der() == Some(block.contents()),
-        "PUBLIC KEY" => signer.key().spki_der() == block.contents(),
+    // A keyless signature must be logged with its certificate, never the
+    // bare key: monitors find identities in the log by certificate.
+    let same = match (block.tag(), signer) {
+        ("CERTIFICATE", Signer::Certificate(cert)) => cert.der() == block.contents(),
+        ("PUBLIC KEY", Signer::Key(key)) => key.spki_der() == block.contents(),
         _ => false,
     };
     if same {
@@ -39,9 +41,9 @@ fn check_pem_verifier(pem_text: &[u8], signer: &Signer) -> Result<(), VerifyErro
 }
 
 fn check_raw_verifier(verifier: &Verifier, signer: &Signer) -> Result<(), VerifyError> {
-    let same = match (&verifier.x509_certificate, &verifier.public_key) {
-        (Some(cert), None) => signer.cert_der() == Some(&cert.raw_bytes[..]),
-        (None, Some(key)) => signer.key().spki_der() == &key.raw_bytes[..],
+    let same = match (&verifier.x509_certificate, &verifier.public_key, signer) {
+        (Some(logged), None, Signer::Certificate(cert)) => cert.der() == &logged.raw_bytes[..],
+        (None, Some(logged), Signer::Key(key)) => key.spki_der() == &logged.raw_bytes[..],
         _ => false,
     };
     if same {

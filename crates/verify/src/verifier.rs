@@ -155,7 +155,16 @@ impl Verifier {
             .try_into()
             .map_err(|_| VerifyError::new(Check::ArtifactDigest, "bad SHA-256 length"))?;
         let mut entries: Vec<VerifiedEntry<'_>> = Vec::new();
-        for entry in &bundle.verification_material.tlog_entries {
+        let tlog_entries = &bundle.verification_material.tlog_entries;
+        for (i, entry) in tlog_entries.iter().enumerate() {
+            // As sigstore-go: a repeated entry must not count twice toward
+            // a threshold.
+            if tlog_entries[..i]
+                .iter()
+                .any(|e| e.log_id == entry.log_id && e.log_index == entry.log_index)
+            {
+                return fail(Check::BundleFormat, "the same log entry appears twice");
+            }
             let verified = tlog::verify_entry(entry, &self.trust, now)?;
             match content {
                 Content::Message(m) => {
