@@ -16,11 +16,4 @@ impl Signer {
             Signer::Key(k) => k,
         }
     }
-
-    pub fn cert_der(&self) -> Option<&[u8]> {
-        match self {
-            Signer::Certificate(c) => Some(c.der()),
-            Signer::Key(_) => None,
-        }
-    }
 }
