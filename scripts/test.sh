@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 # Peers for later suites are installed here, each guarded so that a
 # developer machine that has them is not touched.
 
-cargo test --workspace --all-targets --locked "$@"
+cargo test --workspace --all-targets "$@"
 # Doc tests are not part of --all-targets.
-cargo test --workspace --doc --locked
+cargo test --workspace --doc

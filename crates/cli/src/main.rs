@@ -1,5 +1,8 @@
 //! `signet`: sign and verify with Sigstore, and run the services behind it.
 
+mod ca_cmd;
+mod log_cmd;
+mod sign_cmd;
 mod trust_source;
 mod verify_cmd;
 
@@ -25,32 +28,41 @@ enum Command {
     /// Conformance-suite verb: verify a bundle for a file or `sha256:<hex>`.
     VerifyBundle(verify_cmd::VerifyBundleArgs),
     /// Conformance-suite verb: sign a file into a bundle.
-    SignBundle(SignBundleArgs),
-}
-
-#[derive(clap::Args)]
-struct SignBundleArgs {
-    #[arg(long)]
-    identity_token: Option<String>,
-    #[arg(long)]
-    bundle: Option<std::path::PathBuf>,
-    #[arg(long)]
-    trusted_root: Option<std::path::PathBuf>,
-    #[arg(long)]
-    signing_config: Option<std::path::PathBuf>,
-    #[arg(long)]
-    in_toto: bool,
-    file: Option<std::path::PathBuf>,
+    SignBundle(sign_cmd::SignBundleArgs),
+    /// Sign a blob into a Sigstore bundle (keyless, or with --key).
+    SignBlob(sign_cmd::SignBlobArgs),
+    /// Sign an in-toto attestation about a blob (DSSE) into a bundle.
+    AttestBlob(sign_cmd::AttestBlobArgs),
+    /// Generate a cosign-compatible key pair (PREFIX.key, PREFIX.pub).
+    GenerateKeyPair(sign_cmd::GenerateKeyPairArgs),
+    /// Run a transparency log.
+    Log {
+        #[command(subcommand)]
+        command: log_cmd::LogCommand,
+    },
+    /// Run a keyless certificate authority.
+    Ca {
+        #[command(subcommand)]
+        command: ca_cmd::CaCommand,
+    },
+    /// Development helpers (DEV ONLY).
+    Dev {
+        #[command(subcommand)]
+        command: ca_cmd::DevCommand,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Ca { command } => ca_cmd::ca(command),
+        Command::Dev { command } => ca_cmd::dev(command),
         Command::VerifyBlob(args) => verify_cmd::verify_blob(args),
         Command::VerifyBundle(args) => verify_cmd::verify_bundle(args),
-        Command::SignBundle(_) => {
-            eprintln!("signet: sign-bundle: signing is not implemented yet");
-            ExitCode::from(2)
-        }
+        Command::Log { command } => log_cmd::run(command),
+        Command::SignBundle(args) => sign_cmd::sign_bundle(args),
+        Command::SignBlob(args) => sign_cmd::sign_blob(args),
+        Command::AttestBlob(args) => sign_cmd::attest_blob(args),
+        Command::GenerateKeyPair(args) => sign_cmd::generate_key_pair(args),
     }
 }

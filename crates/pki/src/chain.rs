@@ -189,6 +189,42 @@ struct CaEntry {
 #[derive(Debug, Clone)]
 pub struct ChainVerifier {
     cas: Vec<CaEntry>,
+    /// Leaves whose signature by a CA's first certificate already verified.
+    issued: IssuedMemo,
+}
+
+/// Remembers `(CA index, SHA-256 of leaf DER)` pairs whose issuing signature
+/// verified, so that a certificate seen again (a timestamp authority's
+/// signing certificate, above all) costs no second signature check.
+///
+/// Invariant: a pair is only inserted after `verify_issued_by` succeeded
+/// against `cas[index].ca.chain[0]`, which never changes for a verifier.
+#[derive(Debug, Default)]
+struct IssuedMemo(std::sync::RwLock<std::collections::HashSet<(usize, [u8; 32])>>);
+
+/// Most pairs remembered; past that the memo starts over.
+const MAX_MEMO: usize = 4096;
+
+impl IssuedMemo {
+    fn contains(&self, key: &(usize, [u8; 32])) -> bool {
+        self.0.read().is_ok_and(|set| set.contains(key))
+    }
+
+    fn insert(&self, key: (usize, [u8; 32])) {
+        if let Ok(mut set) = self.0.write() {
+            if set.len() >= MAX_MEMO {
+                set.clear();
+            }
+            set.insert(key);
+        }
+    }
+}
+
+impl Clone for IssuedMemo {
+    fn clone(&self) -> Self {
+        let set = self.0.read().map(|s| s.clone()).unwrap_or_default();
+        IssuedMemo(std::sync::RwLock::new(set))
+    }
 }
 
 /// Extensions signet understands (or, for the identifiers, may ignore).
@@ -267,7 +303,10 @@ impl ChainVerifier {
                 ca,
             })
             .collect();
-        ChainVerifier { cas }
+        ChainVerifier {
+            cas,
+            issued: IssuedMemo::default(),
+        }
     }
 
     /// The CAs, in the order given.
@@ -386,8 +425,12 @@ impl ChainVerifier {
             return Err(ChainError::UntrustedBundleCertificate { index });
         }
         let issuer = &ca.chain[0];
-        leaf.verify_issued_by(issuer)
-            .map_err(|source| ChainError::LeafSignature { ca_index, source })?;
+        let memo_key = (ca_index, signet_crypto::sha256(leaf.der()));
+        if !self.issued.contains(&memo_key) {
+            leaf.verify_issued_by(issuer)
+                .map_err(|source| ChainError::LeafSignature { ca_index, source })?;
+            self.issued.insert(memo_key);
+        }
         Ok(VerifiedChain {
             ca_index,
             issuer: issuer.clone(),

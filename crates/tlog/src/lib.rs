@@ -5,6 +5,7 @@
 //! * [`note`]: C2SP signed notes, parsed strictly and re-serialized
 //!   byte for byte.
 //! * [`checkpoint`]: C2SP tlog checkpoints, the text of a log's signed note.
+//! * [`signer`]: signing notes with a log key (Ed25519 or ECDSA P-256).
 //! * [`verifier`]: signature verification of notes with a log's key
 //!   (Rekor v1 ECDSA and C2SP Ed25519 key hints) and of witness
 //!   cosignatures.
@@ -17,6 +18,7 @@
 pub mod checkpoint;
 pub mod merkle;
 pub mod note;
+pub mod signer;
 pub mod verifier;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
@@ -25,4 +27,5 @@ pub use merkle::{
     root_from_inclusion_proof, verify_consistency, verify_inclusion, Hash, MerkleError,
 };
 pub use note::{Note, NoteError, NoteSignature, MAX_NOTE_BYTES, MAX_SIGNATURES};
+pub use signer::{generate_pkcs8, NoteSigner, SignerError, SignerKind};
 pub use verifier::{CosignatureVerifier, NoteVerifier};

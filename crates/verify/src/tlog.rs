@@ -73,6 +73,17 @@ pub fn verify_entry<'t>(
     }
     if let Some(proof) = &entry.inclusion_proof {
         check_inclusion(entry, log, proof)?;
+        // Without a SET nothing signs the entry's own index; only the proof
+        // does (Rekor v2 logs are not sharded, so the two must agree).
+        if entry.inclusion_promise.is_none() && proof.log_index != entry.log_index {
+            return fail(
+                Check::InclusionProof,
+                format!(
+                    "entry log index {} is not the proven index {}",
+                    entry.log_index.0, proof.log_index.0
+                ),
+            );
+        }
     }
     if let Some(time) = integrated_time {
         let time = i64::try_from(time)

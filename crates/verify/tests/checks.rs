@@ -871,6 +871,17 @@ fn duplicate_entry_does_not_meet_a_threshold_of_two() {
 }
 
 #[test]
+fn unsigned_entry_index_other_than_the_proven_one_fails_inclusion_proof() {
+    let mut world = Spec {
+        with_promise: false,
+        ..Spec::new(Kind::Message)
+    }
+    .build();
+    world.entry().log_index.0 += 1;
+    assert_fails_because(&world, Check::InclusionProof, "not the proven index");
+}
+
+#[test]
 fn no_trusted_time_fails_threshold() {
     // A v0.3 entry with an inclusion proof and checkpoint, but no SET and
     // no timestamp: the integrated time is the log's word, unsigned.

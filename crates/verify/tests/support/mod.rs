@@ -896,7 +896,13 @@ fn log_entry(
     let set = set_key.sign(signet_model::canonical::to_string(&set_payload).as_bytes());
 
     TransparencyLogEntry {
-        log_index: Int64(LOG_INDEX),
+        // Sharded Rekor v1 entries carry a global index (signed by the SET)
+        // unlike the proof's; without a SET (Rekor v2) the two are one.
+        log_index: Int64(if spec.with_promise {
+            LOG_INDEX
+        } else {
+            TREE_INDEX
+        }),
         log_id: LogId {
             key_id: Base64(log_id.to_vec()),
         },

@@ -1,0 +1,407 @@
+//! OIDC ID token verification against the configured issuers.
+//!
+//! For a token: its unverified `iss` selects a configured issuer (unknown →
+//! refused before any network access); that issuer's keys come from OIDC
+//! discovery (`/.well-known/openid-configuration` → `jwks_uri`), cached and
+//! refetched when a token names an unknown `kid` (at most once per
+//! [`OidcOptions::min_refresh`]) or when older than
+//! [`OidcOptions::max_age`]; then signature, `aud`, `iss`, `exp`/`nbf`
+//! (with [`OidcOptions::leeway`] seconds of skew) and `iat` are checked.
+//! Tokens are never logged.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
+use tokio::sync::Mutex;
+
+use crate::config::{CaConfig, IssuerConfig};
+
+/// Longest token accepted.
+pub const MAX_TOKEN_BYTES: usize = 32 * 1024;
+/// Largest discovery document or JWKS read.
+pub const MAX_FETCH_BYTES: usize = 256 * 1024;
+/// Most keys used from one JWKS.
+pub const MAX_JWKS_KEYS: usize = 64;
+
+/// Why a token is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OidcError {
+    #[error("no identity token was provided")]
+    Missing,
+    #[error("the identity token is malformed: {0}")]
+    Malformed(String),
+    #[error("the identity token's issuer {0:?} is not a configured issuer")]
+    UnknownIssuer(String),
+    #[error("the identity token's algorithm {0:?} is not accepted")]
+    Algorithm(String),
+    #[error("the identity token's signature does not verify with the issuer's keys")]
+    BadSignature,
+    #[error("the identity token has expired")]
+    Expired,
+    #[error("the identity token is not valid yet")]
+    NotYetValid,
+    #[error("the identity token's audience is not {0:?}")]
+    WrongAudience(String),
+    #[error("the identity token lacks the {0} claim")]
+    MissingClaim(String),
+    #[error("the identity token's claims are invalid: {0}")]
+    InvalidClaims(String),
+    #[error("cannot fetch the issuer's keys: {0}")]
+    Fetch(String),
+}
+
+impl OidcError {
+    /// Whether the fault is the issuer's (or the network's) rather than the
+    /// caller's.
+    pub fn is_upstream(&self) -> bool {
+        matches!(self, OidcError::Fetch(_))
+    }
+}
+
+/// Tunables of token verification.
+#[derive(Debug, Clone)]
+pub struct OidcOptions {
+    /// Clock skew tolerated on `exp`, `nbf` and `iat` (seconds).
+    pub leeway: u64,
+    /// Least time between two key fetches for one issuer.
+    pub min_refresh: Duration,
+    /// Keys older than this are refetched before use.
+    pub max_age: Duration,
+    /// Timeout of each HTTP request to an issuer.
+    pub http_timeout: Duration,
+}
+
+impl Default for OidcOptions {
+    fn default() -> Self {
+        OidcOptions {
+            leeway: 60,
+            min_refresh: Duration::from_secs(10),
+            max_age: Duration::from_secs(3600),
+            http_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A token that verified, with its issuer's configuration.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    pub issuer: IssuerConfig,
+    pub claims: Map<String, Value>,
+}
+
+#[derive(Default)]
+struct KeyCache {
+    keys: Vec<(Jwk, DecodingKey)>,
+    fetched_at: Option<Instant>,
+}
+
+struct IssuerState {
+    config: IssuerConfig,
+    cache: Mutex<KeyCache>,
+}
+
+/// Verifies ID tokens from the issuers of a [`CaConfig`].
+pub struct OidcVerifier {
+    issuers: HashMap<String, Arc<IssuerState>>,
+    http: reqwest::Client,
+    options: OidcOptions,
+}
+
+impl std::fmt::Debug for OidcVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcVerifier")
+            .field("issuers", &self.issuers.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Selects aws-lc-rs as jsonwebtoken's crypto (idempotent).
+pub(crate) fn install_jwt_crypto() {
+    let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
+        &jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER,
+    );
+}
+
+/// Asymmetric algorithms accepted; HMAC and `none` never are.
+fn accepted(alg: Algorithm) -> bool {
+    use Algorithm::*;
+    matches!(
+        alg,
+        RS256 | RS384 | RS512 | PS256 | PS384 | PS512 | ES256 | ES384 | EdDSA
+    )
+}
+
+/// The unverified `iss` claim, only to pick the issuer whose keys then
+/// verify the token.
+fn unverified_issuer(token: &str) -> Result<String, OidcError> {
+    let mut parts = token.split('.');
+    let (Some(_), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(OidcError::Malformed(
+            "not a JWS compact serialization".into(),
+        ));
+    };
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|e| OidcError::Malformed(format!("payload: {e}")))?;
+    let claims: Map<String, Value> = signet_model::from_json_slice(&bytes)
+        .map_err(|e| OidcError::Malformed(format!("payload: {e}")))?;
+    match claims.get("iss") {
+        Some(Value::String(s)) => Ok(s.clone()),
+        _ => Err(OidcError::MissingClaim("iss".into())),
+    }
+}
+
+impl OidcVerifier {
+    pub fn new(config: &CaConfig, options: OidcOptions) -> Result<OidcVerifier, OidcError> {
+        install_jwt_crypto();
+        let http = reqwest::Client::builder()
+            .timeout(options.http_timeout)
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .build()
+            .map_err(|e| OidcError::Fetch(e.to_string()))?;
+        let issuers = config
+            .oidc_issuers
+            .iter()
+            .map(|c| {
+                (
+                    c.issuer_url.clone(),
+                    Arc::new(IssuerState {
+                        config: c.clone(),
+                        cache: Mutex::new(KeyCache::default()),
+                    }),
+                )
+            })
+            .collect();
+        Ok(OidcVerifier {
+            issuers,
+            http,
+            options,
+        })
+    }
+
+    /// Verifies `token`; see the module docs for what is checked.
+    pub async fn verify(&self, token: &str) -> Result<VerifiedToken, OidcError> {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(OidcError::Missing);
+        }
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(OidcError::Malformed("token too large".into()));
+        }
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| OidcError::Malformed(e.to_string()))?;
+        if !accepted(header.alg) {
+            return Err(OidcError::Algorithm(format!("{:?}", header.alg)));
+        }
+        let iss = unverified_issuer(token)?;
+        let state = self
+            .issuers
+            .get(&iss)
+            .ok_or_else(|| OidcError::UnknownIssuer(iss.clone()))?;
+
+        let mut validation = Validation::new(header.alg);
+        validation.leeway = self.options.leeway;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = true;
+        validation.set_audience(&[state.config.client_id.as_str()]);
+        validation.set_issuer(&[state.config.issuer_url.as_str()]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+
+        let kid = header.kid.as_deref();
+        let keys = self.keys_for(state, kid).await?;
+        let mut last = OidcError::BadSignature;
+        for key in keys.iter().filter(|(jwk, _)| usable(jwk, kid, header.alg)) {
+            match jsonwebtoken::decode::<Map<String, Value>>(token, &key.1, &validation) {
+                Ok(data) => {
+                    check_iat(&data.claims, self.options.leeway)?;
+                    return Ok(VerifiedToken {
+                        issuer: state.config.clone(),
+                        claims: data.claims,
+                    });
+                }
+                Err(e) => {
+                    let err = map_error(e.kind(), &state.config.client_id);
+                    if err != OidcError::BadSignature {
+                        // The signature verified (jsonwebtoken checks it
+                        // first); the claims did not.
+                        return Err(err);
+                    }
+                    last = err;
+                }
+            }
+        }
+        Err(last)
+    }
+
+    /// The issuer's keys, fetched if absent, stale, or (rate-limited) when
+    /// no key has id `kid`.
+    async fn keys_for(
+        &self,
+        state: &IssuerState,
+        kid: Option<&str>,
+    ) -> Result<Vec<(Jwk, DecodingKey)>, OidcError> {
+        let mut cache = state.cache.lock().await;
+        let now = Instant::now();
+        let age = cache.fetched_at.map(|t| now.saturating_duration_since(t));
+        let known = kid.is_none_or(|k| {
+            cache
+                .keys
+                .iter()
+                .any(|(jwk, _)| jwk.common.key_id.as_deref() == Some(k))
+        });
+        let stale = age.is_none_or(|a| a > self.options.max_age);
+        let may_refresh = age.is_none_or(|a| a >= self.options.min_refresh);
+        if stale || (!known && may_refresh) {
+            match self.fetch_keys(&state.config.issuer_url).await {
+                Ok(keys) => {
+                    cache.keys = keys;
+                    cache.fetched_at = Some(now);
+                }
+                // Keep serving cached keys if a refresh fails.
+                Err(e) if cache.keys.is_empty() => {
+                    cache.fetched_at = Some(now);
+                    return Err(e);
+                }
+                Err(_) => cache.fetched_at = Some(now),
+            }
+        }
+        if cache.keys.is_empty() {
+            // A fetch failed moments ago; do not hammer the issuer.
+            return Err(OidcError::Fetch(
+                "the issuer's keys are unavailable (a recent fetch failed)".into(),
+            ));
+        }
+        Ok(cache.keys.clone())
+    }
+
+    async fn fetch_json(&self, url: &str) -> Result<Map<String, Value>, OidcError> {
+        let fetch = |e: reqwest::Error| OidcError::Fetch(format!("{url}: {e}"));
+        let mut resp = self.http.get(url).send().await.map_err(fetch)?;
+        if !resp.status().is_success() {
+            return Err(OidcError::Fetch(format!("{url}: HTTP {}", resp.status())));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(fetch)? {
+            if body.len() + chunk.len() > MAX_FETCH_BYTES {
+                return Err(OidcError::Fetch(format!("{url}: response too large")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        signet_model::from_json_slice(&body).map_err(|e| OidcError::Fetch(format!("{url}: {e}")))
+    }
+
+    async fn fetch_keys(&self, issuer: &str) -> Result<Vec<(Jwk, DecodingKey)>, OidcError> {
+        let discovery_url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        let discovery = self.fetch_json(&discovery_url).await?;
+        if discovery.get("issuer").and_then(Value::as_str) != Some(issuer) {
+            return Err(OidcError::Fetch(format!(
+                "{discovery_url}: discovery document names another issuer"
+            )));
+        }
+        let jwks_uri = discovery
+            .get("jwks_uri")
+            .and_then(Value::as_str)
+            .ok_or_else(|| OidcError::Fetch(format!("{discovery_url}: no jwks_uri")))?;
+        let jwks_url =
+            url::Url::parse(jwks_uri).map_err(|e| OidcError::Fetch(format!("jwks_uri: {e}")))?;
+        if !matches!(jwks_url.scheme(), "https" | "http") {
+            return Err(OidcError::Fetch("jwks_uri is not http(s)".into()));
+        }
+        let jwks = self.fetch_json(jwks_url.as_str()).await?;
+        let Some(Value::Array(entries)) = jwks.get("keys") else {
+            return Err(OidcError::Fetch(format!("{jwks_uri}: no keys")));
+        };
+        let keys: Vec<(Jwk, DecodingKey)> = entries
+            .iter()
+            .take(MAX_JWKS_KEYS)
+            .filter_map(|v| serde_json::from_value::<Jwk>(v.clone()).ok())
+            .filter_map(|jwk| DecodingKey::from_jwk(&jwk).ok().map(|k| (jwk, k)))
+            .collect();
+        if keys.is_empty() {
+            return Err(OidcError::Fetch(format!("{jwks_uri}: no usable keys")));
+        }
+        Ok(keys)
+    }
+}
+
+/// Whether `jwk` may verify a token with header `kid` and `alg`.
+fn usable(jwk: &Jwk, kid: Option<&str>, alg: Algorithm) -> bool {
+    if let Some(kid) = kid {
+        if jwk.common.key_id.as_deref() != Some(kid) {
+            return false;
+        }
+    }
+    if let Some(key_alg) = jwk.common.key_algorithm {
+        if key_alg.to_string() != format!("{alg:?}") {
+            return false;
+        }
+    }
+    true
+}
+
+fn map_error(kind: &ErrorKind, audience: &str) -> OidcError {
+    match kind {
+        ErrorKind::InvalidSignature
+        | ErrorKind::InvalidEcdsaKey
+        | ErrorKind::InvalidEddsaKey
+        | ErrorKind::InvalidRsaKey(_)
+        | ErrorKind::InvalidAlgorithm
+        | ErrorKind::InvalidKeyFormat => OidcError::BadSignature,
+        ErrorKind::ExpiredSignature => OidcError::Expired,
+        ErrorKind::ImmatureSignature => OidcError::NotYetValid,
+        ErrorKind::InvalidAudience => OidcError::WrongAudience(audience.to_string()),
+        ErrorKind::InvalidIssuer => OidcError::UnknownIssuer("(mismatch)".into()),
+        ErrorKind::MissingRequiredClaim(c) => OidcError::MissingClaim(c.clone()),
+        ErrorKind::InvalidClaimFormat(c) => OidcError::InvalidClaims(c.clone()),
+        other => OidcError::Malformed(format!("{other:?}")),
+    }
+}
+
+/// `iat` must be present, a number, and not in the future (beyond skew).
+fn check_iat(claims: &Map<String, Value>, leeway: u64) -> Result<(), OidcError> {
+    let iat = claims
+        .get("iat")
+        .ok_or_else(|| OidcError::MissingClaim("iat".into()))?
+        .as_f64()
+        .ok_or_else(|| OidcError::InvalidClaims("iat is not a number".into()))?;
+    let now = crate::unix_now() as f64;
+    if iat > now + leeway as f64 {
+        return Err(OidcError::NotYetValid);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_is_read_without_verification() {
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"iss":"https://x"}"#);
+        assert_eq!(
+            unverified_issuer(&format!("a.{payload}.c")).unwrap(),
+            "https://x"
+        );
+        assert!(unverified_issuer("a.b").is_err());
+        assert!(unverified_issuer(&format!("a.{}.c", URL_SAFE_NO_PAD.encode(b"{}"))).is_err());
+    }
+
+    #[test]
+    fn hmac_and_none_are_refused() {
+        assert!(!accepted(Algorithm::HS256));
+        assert!(accepted(Algorithm::ES256));
+    }
+}

@@ -1,0 +1,107 @@
+//! `signet log serve`: run a transparency log (see crates/log/README.md).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+use signet_log::{Config, DEFAULT_MAX_BODY};
+
+#[derive(Subcommand)]
+pub enum LogCommand {
+    /// Serve a Rekor-compatible transparency log (v1 and v2 APIs, C2SP tiles).
+    Serve(ServeArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum KeyType {
+    Ecdsa,
+    Ed25519,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Directory for the database and the generated signing key.
+    #[arg(long, default_value = "signet-log-data")]
+    data_dir: PathBuf,
+    /// PKCS#8 PEM signing key (ECDSA P-256 or Ed25519); generated if absent.
+    /// Default: <data-dir>/signer.pem.
+    #[arg(long)]
+    signer_key: Option<PathBuf>,
+    /// Type of key to generate when the key file does not exist.
+    #[arg(long, value_enum, default_value = "ecdsa")]
+    key_type: KeyType,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+    /// URL clients reach the log at (default: http://<listen>).
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Checkpoint origin (default: the public URL without its scheme).
+    #[arg(long)]
+    origin: Option<String>,
+    /// Most entries per batch (one checkpoint and one fsync per batch).
+    #[arg(long, default_value_t = 1024)]
+    batch_size: usize,
+    /// Longest wait, in milliseconds, for a batch to fill.
+    #[arg(long, default_value_t = 50)]
+    batch_interval: u64,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY)]
+    max_body: usize,
+    /// Print this log's `tlogs[]` entry for a trusted_root.json and exit.
+    #[arg(long)]
+    print_trust: bool,
+}
+
+pub fn run(cmd: LogCommand) -> ExitCode {
+    match cmd {
+        LogCommand::Serve(args) => serve(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.listen));
+    let mut config = Config::new(&args.data_dir, public_url);
+    config.signer_key = args.signer_key.clone();
+    config.key_kind = match args.key_type {
+        KeyType::Ecdsa => signet_tlog::SignerKind::EcdsaP256,
+        KeyType::Ed25519 => signet_tlog::SignerKind::Ed25519,
+    };
+    config.origin = args.origin.clone();
+    config.batch_size = args.batch_size.max(1);
+    config.batch_interval = Duration::from_millis(args.batch_interval);
+    config.max_body = args.max_body;
+    if args.print_trust {
+        return match config.trust_instance() {
+            Ok(instance) => match serde_json::to_string_pretty(&instance) {
+                Ok(json) => {
+                    println!("{json}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            },
+            Err(e) => fail(e),
+        };
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(e),
+    };
+    match runtime.block_on(signet_log::serve(config, args.listen)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("signet: log serve: {e}");
+    ExitCode::from(2)
+}

@@ -1,0 +1,228 @@
+//! HTTP APIs over one [`LogContext`]: Rekor v1 (`/api/v1`), Rekor v2
+//! (`/api/v2`) and the C2SP tlog-tiles read path (`/checkpoint`, `/tile`).
+
+pub mod rekor_v1;
+pub mod rekor_v2;
+pub mod tiles;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use signet_tlog::merkle::Hash;
+use signet_tlog::NoteSigner;
+
+use crate::entry::EntryError;
+use crate::sequencer::{SequencerError, SequencerHandle, TreeHead};
+use crate::storage::{Storage, StorageError, StoredEntry};
+use crate::tiles::TILE_WIDTH;
+use crate::tree::{Plan, TileKey, TreeError};
+
+/// Full tiles kept in memory for proofs (8 KiB each: at most 32 MiB).
+const TILE_CACHE_TILES: usize = 4096;
+
+/// An error answered as Rekor's `{"code": N, "message": "..."}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "code": self.status.as_u16(), "message": self.message });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<EntryError> for ApiError {
+    fn from(e: EntryError) -> Self {
+        match e {
+            EntryError::Invalid(_) => Self::bad_request(e.to_string()),
+            EntryError::TooLarge(_) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        eprintln!("signet-log: storage error: {e}");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "storage error")
+    }
+}
+
+impl From<TreeError> for ApiError {
+    fn from(e: TreeError) -> Self {
+        match e {
+            TreeError::IndexOutOfRange { .. } | TreeError::BadSizes { .. } => {
+                Self::bad_request(e.to_string())
+            }
+            _ => {
+                eprintln!("signet-log: tree error: {e}");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "tree error")
+            }
+        }
+    }
+}
+
+impl From<SequencerError> for ApiError {
+    fn from(e: SequencerError) -> Self {
+        match e {
+            SequencerError::Unavailable(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
+            _ => {
+                eprintln!("signet-log: {e}");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "could not log the entry")
+            }
+        }
+    }
+}
+
+/// A request body, with the size limit's rejection answered as JSON 413.
+pub fn body_bytes(
+    body: Result<axum::body::Bytes, BytesRejection>,
+) -> Result<axum::body::Bytes, ApiError> {
+    body.map_err(|e| ApiError::new(e.status(), e.body_text()))
+}
+
+/// What every handler shares.
+pub struct LogContext {
+    pub storage: Arc<dyn Storage>,
+    pub signer: Arc<NoteSigner>,
+    pub sequencer: SequencerHandle,
+    /// Base URL clients use, without a trailing slash.
+    pub public_url: String,
+    tile_cache: Mutex<HashMap<TileKey, Arc<Vec<Hash>>>>,
+}
+
+impl LogContext {
+    pub fn new(
+        storage: Arc<dyn Storage>,
+        signer: Arc<NoteSigner>,
+        sequencer: SequencerHandle,
+        public_url: String,
+    ) -> Self {
+        LogContext {
+            storage,
+            signer,
+            sequencer,
+            public_url,
+            tile_cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn head(&self) -> TreeHead {
+        self.sequencer.head()
+    }
+
+    /// A tile of the committed tree; full tiles come from the cache.
+    async fn tile(&self, key: TileKey) -> Result<Option<Arc<Vec<Hash>>>, ApiError> {
+        if let Some(t) = self
+            .tile_cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&key).cloned())
+        {
+            return Ok(Some(t));
+        }
+        let Some(tile) = self.storage.tile(key).await? else {
+            return Ok(None);
+        };
+        let tile = Arc::new(tile);
+        if tile.len() as u64 == TILE_WIDTH {
+            if let Ok(mut cache) = self.tile_cache.lock() {
+                // Bounded and boring: start over when full.
+                if cache.len() >= TILE_CACHE_TILES {
+                    cache.clear();
+                }
+                cache.insert(key, tile.clone());
+            }
+        }
+        Ok(Some(tile))
+    }
+
+    /// The hashes of `plan`, from stored tiles.
+    pub async fn hashes(&self, plan: &Plan) -> Result<Vec<Hash>, ApiError> {
+        let mut tiles: HashMap<TileKey, Arc<Vec<Hash>>> = HashMap::new();
+        for key in plan.tiles().into_keys() {
+            if let Some(t) = self.tile(key).await? {
+                tiles.insert(key, t);
+            }
+        }
+        Ok(plan.resolve(|k| tiles.get(&k).map(|t| t.as_slice()))?)
+    }
+
+    /// The root of the tree of `size` (≤ the committed size).
+    pub async fn root(&self, size: u64) -> Result<Hash, ApiError> {
+        if size == 0 {
+            return Ok(signet_tlog::merkle::empty_root());
+        }
+        Ok(self.hashes(&Plan::root(size)).await?[0])
+    }
+
+    /// The entry with this UUID (hex leaf hash, optionally prefixed by a
+    /// 16-hex-digit tree ID as Rekor v1 writes them).
+    pub async fn entry_by_uuid(&self, uuid: &str) -> Result<StoredEntry, ApiError> {
+        let hex_hash = match uuid.len() {
+            64 => uuid,
+            80 => &uuid[16..],
+            _ => {
+                return Err(ApiError::bad_request(
+                    "an entry UUID is 64 or 80 hex digits",
+                ))
+            }
+        };
+        let leaf: Hash = hex::decode(hex_hash)
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| ApiError::bad_request("an entry UUID is hex"))?;
+        let index = self
+            .storage
+            .indexes_by_leaf_hash(&[leaf])
+            .await?
+            .into_iter()
+            .next()
+            .flatten()
+            .ok_or_else(|| ApiError::not_found("no such entry"))?;
+        self.entry_by_index(index).await
+    }
+
+    pub async fn entry_by_index(&self, index: u64) -> Result<StoredEntry, ApiError> {
+        let head = self.head();
+        if index >= head.size {
+            return Err(ApiError::not_found("no such entry"));
+        }
+        self.storage
+            .entry_by_index(index)
+            .await?
+            .ok_or_else(|| ApiError::not_found("no such entry"))
+    }
+
+    /// An inclusion proof of `index` in the current head.
+    pub async fn inclusion(&self, index: u64) -> Result<(TreeHead, Vec<Hash>), ApiError> {
+        let head = self.head();
+        let proof = self.hashes(&Plan::inclusion(index, head.size)?).await?;
+        Ok((head, proof))
+    }
+}
+
+pub type Ctx = Arc<LogContext>;

@@ -1,0 +1,364 @@
+//! Rekor v1 API (`sigstore/rekor` openapi.yaml), for cosign and other
+//! clients that speak it unchanged.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use signet_model::canonical;
+use signet_model::encoding::{decode_base64, encode_base64};
+use signet_tlog::merkle::Hash;
+
+use super::{body_bytes, ApiError, Ctx};
+use crate::entry::{digest_index, key_index, prepare_v1, Signer};
+use crate::sequencer::{Outcome, TreeHead};
+use crate::storage::StoredEntry;
+use crate::tree::Plan;
+
+/// Most entries one retrieve call may ask for (as Rekor).
+pub const MAX_RETRIEVE: usize = 10;
+/// Most UUIDs one index search returns.
+pub const MAX_SEARCH_RESULTS: usize = 256;
+
+pub fn routes() -> Router<Ctx> {
+    Router::new()
+        .route("/api/v1/log", get(log_info))
+        .route("/api/v1/log/publicKey", get(public_key))
+        .route("/api/v1/log/proof", get(consistency))
+        .route("/api/v1/log/entries", post(create).get(entry_by_index))
+        .route("/api/v1/log/entries/retrieve", post(retrieve))
+        .route("/api/v1/log/entries/{uuid}", get(entry_by_uuid))
+        .route("/api/v1/index/retrieve", post(search_index))
+}
+
+/// The tree ID clients see: the first 8 bytes of the log ID, as Rekor's
+/// positive int64 tree IDs.
+pub fn tree_id(ctx: &Ctx) -> u64 {
+    let id = ctx.signer.log_id();
+    u64::from_be_bytes([id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7]]) >> 1
+}
+
+fn uuid(leaf: &Hash) -> String {
+    hex::encode(leaf)
+}
+
+/// The signed entry timestamp: the log's signature over the RFC 8785 JSON
+/// of `{body, integratedTime, logID, logIndex}`.
+fn set(ctx: &Ctx, body: &[u8], time: i64, index: u64) -> Result<Vec<u8>, ApiError> {
+    let payload = json!({
+        "body": encode_base64(body),
+        "integratedTime": time,
+        "logID": hex::encode(ctx.signer.log_id()),
+        "logIndex": index,
+    });
+    ctx.signer
+        .sign(canonical::to_string(&payload).as_bytes())
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// `{ "<uuid>": LogEntry }`.
+fn log_entry(
+    ctx: &Ctx,
+    leaf: &Hash,
+    body: &[u8],
+    time: i64,
+    index: u64,
+    head: &TreeHead,
+    proof: &[Hash],
+) -> Result<Value, ApiError> {
+    let set = set(ctx, body, time, index)?;
+    let entry = json!({
+        "body": encode_base64(body),
+        "integratedTime": time,
+        "logID": hex::encode(ctx.signer.log_id()),
+        "logIndex": index,
+        "verification": {
+            "signedEntryTimestamp": encode_base64(&set),
+            "inclusionProof": {
+                "logIndex": index,
+                "rootHash": hex::encode(head.root),
+                "treeSize": head.size,
+                "hashes": proof.iter().map(hex::encode).collect::<Vec<_>>(),
+                "checkpoint": &*head.checkpoint,
+            }
+        }
+    });
+    let mut map = Map::new();
+    map.insert(uuid(leaf), entry);
+    Ok(Value::Object(map))
+}
+
+async fn stored_entry_json(ctx: &Ctx, e: &StoredEntry) -> Result<Value, ApiError> {
+    let (head, proof) = ctx.inclusion(e.index).await?;
+    log_entry(
+        ctx,
+        &e.leaf_hash,
+        &e.body,
+        e.integrated_time,
+        e.index,
+        &head,
+        &proof,
+    )
+}
+
+fn location(leaf: &Hash) -> HeaderValue {
+    HeaderValue::from_str(&format!("/api/v1/log/entries/{}", uuid(leaf)))
+        .unwrap_or(HeaderValue::from_static("/api/v1/log/entries"))
+}
+
+async fn create(
+    State(ctx): State<Ctx>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body_bytes(body)?;
+    let prepared = prepare_v1(&body)?;
+    let leaf = prepared.leaf_hash;
+    let canonical_body = prepared.canonical.clone();
+    let mut headers = HeaderMap::new();
+    headers.insert(header::LOCATION, location(&leaf));
+    match ctx.sequencer.submit(prepared).await? {
+        Outcome::Logged(l) => {
+            let value = log_entry(
+                &ctx,
+                &leaf,
+                &canonical_body,
+                l.integrated_time,
+                l.index,
+                &l.head,
+                &l.proof,
+            )?;
+            if let Ok(etag) = HeaderValue::from_str(&uuid(&leaf)) {
+                headers.insert(header::ETAG, etag);
+            }
+            Ok((StatusCode::CREATED, headers, Json(value)).into_response())
+        }
+        Outcome::Duplicate { index } => {
+            let err = ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "an equivalent entry already exists in the transparency log with UUID {} at index {index}",
+                    uuid(&leaf)
+                ),
+            );
+            Ok((headers, err).into_response())
+        }
+    }
+}
+
+async fn entry_by_uuid(
+    State(ctx): State<Ctx>,
+    Path(uuid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let e = ctx.entry_by_uuid(&uuid).await?;
+    Ok(Json(stored_entry_json(&ctx, &e).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IndexQuery {
+    log_index: u64,
+}
+
+async fn entry_by_index(
+    State(ctx): State<Ctx>,
+    Query(q): Query<IndexQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let e = ctx.entry_by_index(q.log_index).await?;
+    Ok(Json(stored_entry_json(&ctx, &e).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RetrieveRequest {
+    #[serde(default, rename = "entryUUIDs")]
+    entry_uuids: Vec<String>,
+    #[serde(default)]
+    log_indexes: Vec<u64>,
+}
+
+async fn retrieve(
+    State(ctx): State<Ctx>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body_bytes(body)?;
+    let req: RetrieveRequest = signet_model::from_json_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("malformed request: {e}")))?;
+    if req.entry_uuids.len() + req.log_indexes.len() > MAX_RETRIEVE {
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_RETRIEVE} entries per request"
+        )));
+    }
+    let mut out = Vec::new();
+    for u in &req.entry_uuids {
+        match ctx.entry_by_uuid(u).await {
+            Ok(e) => out.push(stored_entry_json(&ctx, &e).await?),
+            Err(e) if e.status == StatusCode::NOT_FOUND => {}
+            Err(e) => return Err(e),
+        }
+    }
+    for &i in &req.log_indexes {
+        match ctx.entry_by_index(i).await {
+            Ok(e) => out.push(stored_entry_json(&ctx, &e).await?),
+            Err(e) if e.status == StatusCode::NOT_FOUND => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Json(Value::Array(out)))
+}
+
+#[derive(Deserialize)]
+struct SearchPublicKey {
+    format: String,
+    #[serde(default)]
+    content: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchRequest {
+    #[serde(default)]
+    hash: Option<String>,
+    #[serde(default)]
+    public_key: Option<SearchPublicKey>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    operator: Option<String>,
+}
+
+fn hash_key(hash: &str) -> Result<String, ApiError> {
+    let (alg, value) = match hash.split_once(':') {
+        Some((a, v)) => (a, v),
+        None => ("sha256", hash),
+    };
+    let len = match alg {
+        "sha256" => 64,
+        "sha384" => 96,
+        "sha512" => 128,
+        _ => return Err(ApiError::bad_request("unsupported hash algorithm")),
+    };
+    if value.len() != len || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad_request("malformed hash"));
+    }
+    Ok(digest_index(alg, value))
+}
+
+async fn search_index(
+    State(ctx): State<Ctx>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    let body = body_bytes(body)?;
+    let req: SearchRequest = signet_model::from_json_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("malformed request: {e}")))?;
+    let mut keys = Vec::new();
+    if let Some(h) = &req.hash {
+        keys.push(hash_key(h)?);
+    }
+    if let Some(pk) = &req.public_key {
+        if pk.format != "x509" {
+            return Err(ApiError::bad_request("only x509 public keys are supported"));
+        }
+        let pem_bytes = pk
+            .content
+            .as_deref()
+            .and_then(|c| decode_base64(c).ok())
+            .ok_or_else(|| ApiError::bad_request("publicKey.content must be base64 PEM"))?;
+        let signer = Signer::from_pem(&pem_bytes)?;
+        keys.push(key_index(&signer.key));
+    }
+    if let Some(email) = &req.email {
+        keys.push(format!("email:{}", email.to_lowercase()));
+    }
+    if keys.is_empty() {
+        return Err(ApiError::bad_request(
+            "at least one of hash, publicKey and email is required",
+        ));
+    }
+    let and = match req.operator.as_deref() {
+        None | Some("or") => false,
+        Some("and") => true,
+        Some(_) => return Err(ApiError::bad_request("operator must be \"and\" or \"or\"")),
+    };
+    let mut result: Option<std::collections::BTreeSet<u64>> = None;
+    for k in &keys {
+        let found: std::collections::BTreeSet<u64> = ctx
+            .storage
+            .search(k, MAX_SEARCH_RESULTS)
+            .await?
+            .into_iter()
+            .collect();
+        result = Some(match result {
+            None => found,
+            Some(acc) if and => acc.intersection(&found).copied().collect(),
+            Some(mut acc) => {
+                acc.extend(found);
+                acc
+            }
+        });
+    }
+    let mut uuids = Vec::new();
+    for idx in result
+        .unwrap_or_default()
+        .into_iter()
+        .take(MAX_SEARCH_RESULTS)
+    {
+        if let Some(e) = ctx.storage.entry_by_index(idx).await? {
+            uuids.push(uuid(&e.leaf_hash));
+        }
+    }
+    Ok(Json(uuids))
+}
+
+async fn log_info(State(ctx): State<Ctx>) -> Json<Value> {
+    let head = ctx.head();
+    Json(json!({
+        "rootHash": hex::encode(head.root),
+        "treeSize": head.size,
+        "signedTreeHead": &*head.checkpoint,
+        "treeID": tree_id(&ctx).to_string(),
+        "inactiveShards": [],
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProofQuery {
+    #[serde(default)]
+    first_size: Option<u64>,
+    #[serde(default)]
+    last_size: Option<u64>,
+}
+
+async fn consistency(
+    State(ctx): State<Ctx>,
+    Query(q): Query<ProofQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let head = ctx.head();
+    let first = q.first_size.unwrap_or(1);
+    let last = q.last_size.unwrap_or(head.size);
+    if last > head.size {
+        return Err(ApiError::bad_request(format!(
+            "lastSize {last} is beyond the tree size {}",
+            head.size
+        )));
+    }
+    let hashes = ctx.hashes(&Plan::consistency(first, last)?).await?;
+    let root = ctx.root(last).await?;
+    Ok(Json(json!({
+        "rootHash": hex::encode(root),
+        "hashes": hashes.iter().map(hex::encode).collect::<Vec<_>>(),
+    })))
+}
+
+async fn public_key(State(ctx): State<Ctx>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/x-pem-file")],
+        crate::entry::pem_lf("PUBLIC KEY", ctx.signer.public_key().spki_der()),
+    )
+        .into_response()
+}

@@ -1,0 +1,225 @@
+//! `signet log serve`: a Sigstore transparency log.
+//!
+//! Clients speak Rekor v1 (`/api/v1`) or Rekor v2 (`/api/v2`) unchanged;
+//! the tree is kept as C2SP tlog-tiles and served read-only at `/tile` and
+//! `/checkpoint`. The moving parts, each in one module:
+//!
+//! * [`entry`]: proposed entries → verified, canonical bodies;
+//! * [`sequencer`]: the one task that batches, appends, signs one checkpoint
+//!   per batch and commits it before anyone hears back;
+//! * [`tree`] / [`tiles`]: the Merkle tree as tiles, and proofs from them;
+//! * [`storage`]: one trait, with the embedded SQLite backend;
+//! * [`api`]: the HTTP routes;
+//! * [`keys`]: the signing key and the trusted-root entry for this log.
+
+pub mod api;
+pub mod entry;
+pub mod keys;
+pub mod sequencer;
+pub mod storage;
+pub mod tiles;
+pub mod tree;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use signet_tlog::{NoteSigner, SignerKind};
+use tokio::net::TcpListener;
+
+use crate::api::LogContext;
+use crate::sequencer::SequencerConfig;
+use crate::storage::sqlite::SqliteStorage;
+use crate::storage::Storage;
+
+/// Default `--max-body`: 128 KiB.
+pub const DEFAULT_MAX_BODY: usize = 128 * 1024;
+
+/// How to run a log.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory of the database (and of the generated key).
+    pub data_dir: PathBuf,
+    /// PKCS#8 PEM key; default `<data_dir>/signer.pem`, generated if absent.
+    pub signer_key: Option<PathBuf>,
+    /// Kind of key to generate when there is none.
+    pub key_kind: SignerKind,
+    /// Base URL clients reach the log at, e.g. `http://127.0.0.1:3000`.
+    pub public_url: String,
+    /// Checkpoint origin (and note key name); default: `public_url` without
+    /// its scheme, which is the name `signet-verify` expects.
+    pub origin: Option<String>,
+    pub batch_size: usize,
+    pub batch_interval: Duration,
+    pub max_body: usize,
+}
+
+impl Config {
+    pub fn new(data_dir: impl Into<PathBuf>, public_url: impl Into<String>) -> Self {
+        Config {
+            data_dir: data_dir.into(),
+            signer_key: None,
+            key_kind: SignerKind::EcdsaP256,
+            public_url: public_url.into(),
+            origin: None,
+            batch_size: 1024,
+            batch_interval: Duration::from_millis(50),
+            max_body: DEFAULT_MAX_BODY,
+        }
+    }
+
+    /// The checkpoint origin.
+    pub fn origin(&self) -> String {
+        self.origin
+            .clone()
+            .unwrap_or_else(|| origin_of(&self.public_url))
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        self.signer_key
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("signer.pem"))
+    }
+
+    /// Loads (or generates) the signing key.
+    pub fn signer(&self) -> Result<NoteSigner, ServeError> {
+        Ok(keys::load_or_generate(
+            &self.key_path(),
+            self.key_kind,
+            &self.origin(),
+        )?)
+    }
+
+    /// The `tlogs[]` entry of a trusted root for this log, valid from the
+    /// key file's modification time.
+    pub fn trust_instance(
+        &self,
+    ) -> Result<signet_model::trust_root::TransparencyLogInstance, ServeError> {
+        let signer = self.signer()?;
+        let since = std::fs::metadata(self.key_path())
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .and_then(|d| i64::try_from(d.as_secs()).ok())
+            .unwrap_or(0);
+        Ok(keys::trust_instance(&signer, &self.public_url, since))
+    }
+}
+
+/// `https://log.example.com/` → `log.example.com`.
+pub fn origin_of(url: &str) -> String {
+    url.split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// Why the log could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Key(#[from] keys::KeyError),
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
+    #[error(transparent)]
+    Sequencer(#[from] sequencer::SequencerError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The full router over a context.
+pub fn router(ctx: Arc<LogContext>, max_body: usize) -> Router {
+    Router::new()
+        .merge(api::rekor_v1::routes())
+        .merge(api::rekor_v2::routes())
+        .merge(api::tiles::routes())
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(ctx)
+}
+
+/// A running log; [`RunningLog::stop`] shuts it down cleanly.
+pub struct RunningLog {
+    pub addr: SocketAddr,
+    pub context: Arc<LogContext>,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    sequencer: tokio::task::JoinHandle<()>,
+}
+
+impl RunningLog {
+    /// Stops accepting connections, finishes in-flight requests, and waits
+    /// for the sequencer to finish its last batch.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let RunningLog {
+            context,
+            shutdown,
+            server,
+            sequencer,
+            ..
+        } = self;
+        let _ = shutdown.send(());
+        drop(context);
+        let served = server.await.map_err(std::io::Error::other)?;
+        let _ = sequencer.await;
+        served
+    }
+}
+
+/// Opens storage, loads the key, starts the sequencer and serves on
+/// `listener`.
+pub async fn start(config: &Config, listener: TcpListener) -> Result<RunningLog, ServeError> {
+    let signer = Arc::new(config.signer()?);
+    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&config.data_dir)?);
+    storage.init(&hex::encode(signer.log_id())).await?;
+    let (handle, sequencer) = sequencer::start(
+        storage.clone(),
+        signer.clone(),
+        SequencerConfig {
+            batch_size: config.batch_size,
+            batch_interval: config.batch_interval,
+            ..SequencerConfig::default()
+        },
+    )
+    .await?;
+    let context = Arc::new(LogContext::new(
+        storage,
+        signer,
+        handle,
+        config.public_url.trim_end_matches('/').to_string(),
+    ));
+    let app = router(context.clone(), config.max_body);
+    let addr = listener.local_addr()?;
+    let (shutdown, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(RunningLog {
+        addr,
+        context,
+        shutdown,
+        server,
+        sequencer,
+    })
+}
+
+/// Runs the log on `listen` until Ctrl-C.
+pub async fn serve(config: Config, listen: SocketAddr) -> Result<(), ServeError> {
+    let listener = TcpListener::bind(listen).await?;
+    let log = start(&config, listener).await?;
+    eprintln!(
+        "signet-log: serving {} on http://{} (origin {})",
+        config.public_url,
+        log.addr,
+        config.origin()
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    log.stop().await?;
+    Ok(())
+}

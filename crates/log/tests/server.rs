@@ -1,0 +1,807 @@
+//! End-to-end tests: a log served in-process on 127.0.0.1:0, real signed
+//! entries, and the responses checked with signet-verify and signet-tlog.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+use serde_json::{json, Value};
+use signet_crypto::PublicKey;
+use signet_log::entry::pem_lf;
+use signet_log::{start, Config, RunningLog};
+use signet_model::bundle::Bundle;
+use signet_model::encoding::{decode_base64, encode_base64};
+use signet_model::trust_root::TrustedRoot;
+use signet_tlog::{merkle, Checkpoint, Note, SignerKind};
+use signet_verify::{Artifact, Options, SignerPolicy, TrustMaterial, Verifier};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+// ----- a minimal HTTP/1.1 client -------------------------------------------
+
+struct Resp {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+async fn http(addr: std::net::SocketAddr, method: &str, path: &str, body: Option<&[u8]>) -> Resp {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let body = body.unwrap_or_default();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let _ = s.write_all(body).await;
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw).await;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: HashMap<String, String> = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers.get("transfer-encoding").map(String::as_str) == Some("chunked") {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        loop {
+            let nl = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            let len = usize::from_str_radix(std::str::from_utf8(&rest[..nl]).unwrap(), 16).unwrap();
+            if len == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[nl + 2..nl + 2 + len]);
+            rest = &rest[nl + 4 + len..];
+        }
+        body = out;
+    }
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+// ----- keys, certificates, entries -----------------------------------------
+
+struct Key {
+    pair: EcdsaKeyPair,
+    spki: Vec<u8>,
+}
+
+impl Key {
+    fn new() -> Key {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref()).unwrap();
+        let spki = pair.public_key().as_der().unwrap().as_ref().to_vec();
+        Key { pair, spki }
+    }
+    fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        self.pair
+            .sign(&SystemRandom::new(), msg)
+            .unwrap()
+            .as_ref()
+            .to_vec()
+    }
+    fn pem(&self) -> String {
+        pem_lf("PUBLIC KEY", &self.spki)
+    }
+    fn public(&self) -> PublicKey {
+        PublicKey::from_spki_der(&self.spki).unwrap()
+    }
+}
+
+/// A self-signed certificate for `key` with an email SAN.
+fn self_signed(key: &Key, email: &str) -> Vec<u8> {
+    use der::asn1::{BitString, Ia5String, OctetString};
+    use der::{Decode, Encode};
+    use std::str::FromStr;
+    use x509_cert::ext::pkix::name::GeneralName;
+    use x509_cert::ext::pkix::SubjectAltName;
+    use x509_cert::ext::Extension;
+    use x509_cert::name::Name;
+    use x509_cert::serial_number::SerialNumber;
+    use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+    use x509_cert::time::{Time, Validity};
+
+    let time = |unix: u64| {
+        Time::UtcTime(der::asn1::UtcTime::from_unix_duration(Duration::from_secs(unix)).unwrap())
+    };
+    let san = SubjectAltName(vec![GeneralName::Rfc822Name(
+        Ia5String::new(email).unwrap(),
+    )]);
+    let alg = AlgorithmIdentifierOwned {
+        oid: der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"),
+        parameters: None,
+    };
+    let tbs = x509_cert::TbsCertificate {
+        version: x509_cert::Version::V3,
+        serial_number: SerialNumber::new(&[0x01]).unwrap(),
+        signature: alg.clone(),
+        issuer: Name::from_str("CN=signet-log-test").unwrap(),
+        validity: Validity {
+            not_before: time(1_600_000_000),
+            not_after: time(2_000_000_000),
+        },
+        subject: Name::from_str("CN=signet-log-test").unwrap(),
+        subject_public_key_info: SubjectPublicKeyInfoOwned::from_der(&key.spki).unwrap(),
+        issuer_unique_id: None,
+        subject_unique_id: None,
+        extensions: Some(vec![Extension {
+            extn_id: der::asn1::ObjectIdentifier::new_unwrap("2.5.29.17"),
+            critical: false,
+            extn_value: OctetString::new(san.to_der().unwrap()).unwrap(),
+        }]),
+    };
+    let sig = key.sign(&tbs.to_der().unwrap());
+    x509_cert::Certificate {
+        tbs_certificate: tbs,
+        signature_algorithm: alg,
+        signature: BitString::from_bytes(&sig).unwrap(),
+    }
+    .to_der()
+    .unwrap()
+}
+
+fn hashedrekord(key: &Key, artifact: &[u8], verifier_pem: &str) -> Vec<u8> {
+    let digest = signet_crypto::sha256(artifact);
+    let sig = key.sign(artifact);
+    serde_json::to_vec(&json!({
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": hex::encode(digest)}},
+            "signature": {
+                "content": encode_base64(&sig),
+                "publicKey": {"content": encode_base64(verifier_pem.as_bytes())}
+            }
+        }
+    }))
+    .unwrap()
+}
+
+const INTOTO: &str = "application/vnd.in-toto+json";
+
+fn statement(artifact: &[u8]) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "a.txt", "digest": {"sha256": hex::encode(signet_crypto::sha256(artifact))}}],
+        "predicateType": "https://example.com/test/v1",
+        "predicate": {}
+    }))
+    .unwrap()
+}
+
+/// A signed DSSE envelope over an in-toto statement for `artifact`.
+fn envelope(key: &Key, artifact: &[u8]) -> Value {
+    let payload = statement(artifact);
+    let sig = key.sign(&signet_model::dsse::pae(INTOTO, &payload));
+    json!({
+        "payload": encode_base64(&payload),
+        "payloadType": INTOTO,
+        "signatures": [{"sig": encode_base64(&sig), "keyid": ""}]
+    })
+}
+
+fn dsse(key: &Key, env: &Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {"proposedContent": {
+            "envelope": env.to_string(),
+            "verifiers": [encode_base64(key.pem().as_bytes())]
+        }}
+    }))
+    .unwrap()
+}
+
+fn intoto(key: &Key, env: &Value) -> Vec<u8> {
+    let payload_text = env["payload"].as_str().unwrap();
+    let sig_text = env["signatures"][0]["sig"].as_str().unwrap();
+    serde_json::to_vec(&json!({
+        "apiVersion": "0.0.2",
+        "kind": "intoto",
+        "spec": {"content": {
+            "envelope": {
+                "payload": encode_base64(payload_text.as_bytes()),
+                "payloadType": INTOTO,
+                "signatures": [{
+                    "sig": encode_base64(sig_text.as_bytes()),
+                    "publicKey": encode_base64(key.pem().as_bytes())
+                }]
+            },
+            "hash": {"algorithm": "sha256", "value": hex::encode(signet_crypto::sha256(env.to_string().as_bytes()))}
+        }}
+    }))
+    .unwrap()
+}
+
+// ----- server and trust ----------------------------------------------------
+
+async fn serve(dir: &std::path::Path, kind: SignerKind) -> RunningLog {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = Config::new(dir, format!("http://{addr}"));
+    config.key_kind = kind;
+    config.batch_interval = Duration::from_millis(2);
+    config.max_body = 16 * 1024;
+    start(&config, listener).await.unwrap()
+}
+
+/// Restarts on the same data dir and key, on a new port with the same
+/// public URL (so the origin is unchanged).
+async fn restart(dir: &std::path::Path, public_url: &str) -> RunningLog {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = Config::new(dir, public_url);
+    config.batch_interval = Duration::from_millis(2);
+    start(&config, listener).await.unwrap()
+}
+
+fn trust(log: &RunningLog) -> TrustMaterial {
+    let mut instance = signet_log::keys::trust_instance(
+        &log.context.signer,
+        &log.context.public_url,
+        1_600_000_000,
+    );
+    instance.base_url = log.context.public_url.clone();
+    let root = TrustedRoot {
+        media_type: signet_model::trust_root::MEDIA_TYPE_V0_1.into(),
+        tlogs: vec![instance],
+        certificate_authorities: vec![],
+        ctlogs: vec![],
+        timestamp_authorities: vec![],
+    };
+    let json = root.to_json_pretty();
+    TrustMaterial::from_trusted_root(&TrustedRoot::from_json(json.as_bytes()).unwrap()).unwrap()
+}
+
+/// The bundle `tlogEntries[]` item for a v1 `{uuid: LogEntry}` response.
+fn tlog_entry(resp: &Value) -> (String, Value) {
+    let (uuid, e) = resp.as_object().unwrap().iter().next().unwrap();
+    let body = decode_base64(e["body"].as_str().unwrap()).unwrap();
+    let parsed = signet_model::rekor::EntryBody::parse(&body).unwrap();
+    let p = &e["verification"]["inclusionProof"];
+    let b64hex = |v: &Value| encode_base64(&hex::decode(v.as_str().unwrap()).unwrap());
+    let entry = json!({
+        "logIndex": e["logIndex"].to_string(),
+        "logId": {"keyId": b64hex(&e["logID"])},
+        "kindVersion": {"kind": parsed.kind(), "version": parsed.version()},
+        "integratedTime": e["integratedTime"].to_string(),
+        "inclusionPromise": {"signedEntryTimestamp": e["verification"]["signedEntryTimestamp"]},
+        "inclusionProof": {
+            "logIndex": p["logIndex"].to_string(),
+            "rootHash": b64hex(&p["rootHash"]),
+            "treeSize": p["treeSize"].to_string(),
+            "hashes": p["hashes"].as_array().unwrap().iter().map(b64hex).collect::<Vec<_>>(),
+            "checkpoint": {"envelope": p["checkpoint"]}
+        },
+        "canonicalizedBody": e["body"],
+    });
+    (uuid.clone(), entry)
+}
+
+fn message_bundle(entry: Value, artifact: &[u8], sig: &str) -> Bundle {
+    let json = json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"publicKey": {"hint": ""}, "tlogEntries": [entry]},
+        "messageSignature": {
+            "messageDigest": {"algorithm": "SHA2_256", "digest": encode_base64(&signet_crypto::sha256(artifact))},
+            "signature": sig
+        }
+    });
+    Bundle::from_json(json.to_string().as_bytes()).unwrap()
+}
+
+fn dsse_bundle(entry: Value, env: &Value) -> Bundle {
+    let json = json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"publicKey": {"hint": ""}, "tlogEntries": [entry]},
+        "dsseEnvelope": {
+            "payload": env["payload"], "payloadType": env["payloadType"],
+            "signatures": [{"sig": env["signatures"][0]["sig"]}]
+        }
+    });
+    Bundle::from_json(json.to_string().as_bytes()).unwrap()
+}
+
+async fn size(log: &RunningLog) -> u64 {
+    http(log.addr, "GET", "/api/v1/log", None).await.json()["treeSize"]
+        .as_u64()
+        .unwrap()
+}
+
+// ----- tests ---------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_entries_verify_with_signet_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = serve(dir.path(), SignerKind::EcdsaP256).await;
+    let verifier = Verifier::new(trust(&log), Options::default());
+    let key = Key::new();
+    let policy = SignerPolicy::Key(key.public());
+
+    // hashedrekord 0.0.1 with a key.
+    let artifact = b"hello, transparency";
+    let req = hashedrekord(&key, artifact, &key.pem());
+    let r = http(log.addr, "POST", "/api/v1/log/entries", Some(&req)).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let (uuid, entry) = tlog_entry(&r.json());
+    assert_eq!(r.headers["location"], format!("/api/v1/log/entries/{uuid}"));
+    let sig =
+        serde_json::from_slice::<Value>(&req).unwrap()["spec"]["signature"]["content"].clone();
+    let bundle = message_bundle(entry, artifact, sig.as_str().unwrap());
+    let verified = verifier
+        .verify(&bundle, &Artifact::Bytes(artifact), &policy)
+        .unwrap();
+    assert_eq!(verified.log_entries.len(), 1);
+    // A different artifact is rejected.
+    assert!(verifier
+        .verify(&bundle, &Artifact::Bytes(b"other"), &policy)
+        .is_err());
+
+    // dsse 0.0.1.
+    let env = envelope(&key, artifact);
+    let r = http(
+        log.addr,
+        "POST",
+        "/api/v1/log/entries",
+        Some(&dsse(&key, &env)),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let (_, entry) = tlog_entry(&r.json());
+    verifier
+        .verify(
+            &dsse_bundle(entry, &env),
+            &Artifact::Bytes(artifact),
+            &policy,
+        )
+        .unwrap();
+
+    // intoto 0.0.2 (same envelope, another kind: another leaf).
+    let r = http(
+        log.addr,
+        "POST",
+        "/api/v1/log/entries",
+        Some(&intoto(&key, &env)),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let (_, entry) = tlog_entry(&r.json());
+    verifier
+        .verify(
+            &dsse_bundle(entry, &env),
+            &Artifact::Bytes(artifact),
+            &policy,
+        )
+        .unwrap();
+
+    // hashedrekord with a self-signed certificate: the log part verifies
+    // with the same code signet-verify runs.
+    let cert = self_signed(&key, "Signer@Example.com");
+    let req = hashedrekord(&key, b"cert-signed", &pem_lf("CERTIFICATE", &cert));
+    let r = http(log.addr, "POST", "/api/v1/log/entries", Some(&req)).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let (cert_uuid, entry) = tlog_entry(&r.json());
+    let entry: signet_model::bundle::TransparencyLogEntry = serde_json::from_value(entry).unwrap();
+    let trust = trust(&log);
+    let v = signet_verify::tlog::verify_entry(&entry, &trust, i64::MAX / 2).unwrap();
+    assert!(v.signed_time.is_some());
+    assert_eq!(size(&log).await, 4);
+
+    // Search: by artifact digest, by key, by certificate email.
+    let digest = hex::encode(signet_crypto::sha256(b"cert-signed"));
+    let r = http(
+        log.addr,
+        "POST",
+        "/api/v1/index/retrieve",
+        Some(
+            json!({"hash": format!("sha256:{digest}")})
+                .to_string()
+                .as_bytes(),
+        ),
+    )
+    .await;
+    assert_eq!(r.json(), json!([cert_uuid]));
+    let r = http(
+        log.addr,
+        "POST",
+        "/api/v1/index/retrieve",
+        Some(
+            json!({"email": "signer@example.com"})
+                .to_string()
+                .as_bytes(),
+        ),
+    )
+    .await;
+    assert_eq!(r.json(), json!([cert_uuid]));
+    let r = http(log.addr, "POST", "/api/v1/index/retrieve",
+        Some(json!({"publicKey": {"format": "x509", "content": encode_base64(key.pem().as_bytes())}}).to_string().as_bytes())).await;
+    assert_eq!(r.json().as_array().unwrap().len(), 4);
+
+    // Reads: by UUID, by index, retrieve; the public key.
+    let r = http(
+        log.addr,
+        "GET",
+        &format!("/api/v1/log/entries/{uuid}"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let (_, by_uuid) = tlog_entry(&r.json());
+    assert_eq!(by_uuid["inclusionProof"]["treeSize"], "4");
+    let r = http(log.addr, "GET", "/api/v1/log/entries?logIndex=0", None).await;
+    assert_eq!(r.json().as_object().unwrap().keys().next().unwrap(), &uuid);
+    let r = http(
+        log.addr,
+        "POST",
+        "/api/v1/log/entries/retrieve",
+        Some(
+            json!({"entryUUIDs": [uuid], "logIndexes": [3, 99]})
+                .to_string()
+                .as_bytes(),
+        ),
+    )
+    .await;
+    assert_eq!(r.json().as_array().unwrap().len(), 2);
+    let r = http(log.addr, "GET", "/api/v1/log/publicKey", None).await;
+    assert_eq!(
+        PublicKey::from_pem(std::str::from_utf8(&r.body).unwrap()).unwrap(),
+        *log.context.signer.public_key()
+    );
+    log.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_and_bad_input_store_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = serve(dir.path(), SignerKind::EcdsaP256).await;
+    let key = Key::new();
+    let req = hashedrekord(&key, b"once", &key.pem());
+    let first = http(log.addr, "POST", "/api/v1/log/entries", Some(&req)).await;
+    assert_eq!(first.status, 201);
+    let (uuid, _) = tlog_entry(&first.json());
+    let again = http(log.addr, "POST", "/api/v1/log/entries", Some(&req)).await;
+    assert_eq!(again.status, 409);
+    assert_eq!(
+        again.headers["location"],
+        format!("/api/v1/log/entries/{uuid}")
+    );
+    assert_eq!(again.json()["code"], 409);
+
+    // Concurrent duplicates land in one batch: one 201, the rest 409.
+    let req2 = hashedrekord(&key, b"racing", &key.pem());
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let req2 = req2.clone();
+        let addr = log.addr;
+        tasks.push(tokio::spawn(async move {
+            http(addr, "POST", "/api/v1/log/entries", Some(&req2))
+                .await
+                .status
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [201, 409, 409, 409, 409, 409, 409, 409]);
+    assert_eq!(size(&log).await, 2);
+
+    let other = Key::new();
+    let mut bad_sig: Value =
+        serde_json::from_slice(&hashedrekord(&other, b"x", &key.pem())).unwrap();
+    let cases: Vec<(Vec<u8>, u16)> = vec![
+        (b"{not json".to_vec(), 400),
+        (b"[".repeat(200), 400),
+        (
+            br#"{"apiVersion":"0.0.1","kind":"rpm","spec":{}}"#.to_vec(),
+            400,
+        ),
+        (
+            br#"{"apiVersion":"9.9.9","kind":"hashedrekord","spec":{}}"#.to_vec(),
+            400,
+        ),
+        (serde_json::to_vec(&bad_sig).unwrap(), 400),
+        (
+            {
+                bad_sig["spec"]["data"]["hash"]["value"] = json!("abcd");
+                serde_json::to_vec(&bad_sig).unwrap()
+            },
+            400,
+        ),
+        (
+            {
+                let env = envelope(&key, b"a");
+                let mut d: Value = serde_json::from_slice(&dsse(&other, &env)).unwrap();
+                d["spec"]["proposedContent"]["verifiers"] =
+                    json!([encode_base64(other.pem().as_bytes())]);
+                serde_json::to_vec(&d).unwrap()
+            },
+            400,
+        ),
+        (vec![b' '; 20 * 1024], 413),
+    ];
+    for (body, status) in cases {
+        let r = http(log.addr, "POST", "/api/v1/log/entries", Some(&body)).await;
+        assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["code"], status);
+    }
+    assert_eq!(size(&log).await, 2);
+    let r = http(
+        log.addr,
+        "GET",
+        &format!("/api/v1/log/entries/{}", "0".repeat(64)),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    let r = http(log.addr, "GET", "/api/v1/log/entries?logIndex=2", None).await;
+    assert_eq!(r.status, 404);
+    log.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_survives_restart_and_tiles_match_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = serve(dir.path(), SignerKind::EcdsaP256).await;
+    let public_url = log.context.public_url.clone();
+    let key = Key::new();
+    // 300 entries: a full level-0 tile and a partial one.
+    let mut tasks = Vec::new();
+    for i in 0..300u32 {
+        let req = hashedrekord(&key, format!("artifact {i}").as_bytes(), &key.pem());
+        let addr = log.addr;
+        tasks.push(tokio::spawn(async move {
+            http(addr, "POST", "/api/v1/log/entries", Some(&req))
+                .await
+                .status
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 201);
+    }
+    let before = http(log.addr, "GET", "/api/v1/log", None).await.json();
+    assert_eq!(before["treeSize"], 300);
+    let old_note = before["signedTreeHead"].as_str().unwrap().to_string();
+    let verifier = log.context.signer.verifier().unwrap();
+    log.stop().await.unwrap();
+
+    let log = restart(dir.path(), &public_url).await;
+    let trust = trust(&log);
+    let info = http(log.addr, "GET", "/api/v1/log", None).await.json();
+    assert_eq!(info["treeSize"], 300);
+    assert_eq!(info["signedTreeHead"].as_str().unwrap(), old_note);
+
+    // Every entry is still there with a valid proof.
+    let mut leaves = Vec::new();
+    for i in 0..300u64 {
+        let r = http(
+            log.addr,
+            "GET",
+            &format!("/api/v1/log/entries?logIndex={i}"),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 200);
+        let (uuid, entry) = tlog_entry(&r.json());
+        let entry: signet_model::bundle::TransparencyLogEntry =
+            serde_json::from_value(entry).unwrap();
+        if i % 37 == 0 {
+            signet_verify::tlog::verify_entry(&entry, &trust, i64::MAX / 2).unwrap();
+        }
+        leaves.push(merkle::leaf_hash(&entry.canonicalized_body));
+        assert_eq!(hex::encode(leaves[i as usize]), uuid);
+    }
+
+    // Append more; the new checkpoint is consistent with the old one.
+    for i in 0..5u32 {
+        let req = hashedrekord(&key, format!("after restart {i}").as_bytes(), &key.pem());
+        let r = http(log.addr, "POST", "/api/v1/log/entries", Some(&req)).await;
+        assert_eq!(r.status, 201);
+        let (_, e) = tlog_entry(&r.json());
+        leaves.push(merkle::leaf_hash(
+            &decode_base64(e["canonicalizedBody"].as_str().unwrap()).unwrap(),
+        ));
+    }
+    let r = http(
+        log.addr,
+        "GET",
+        "/api/v1/log/proof?firstSize=300&lastSize=305",
+        None,
+    )
+    .await
+    .json();
+    let hashes: Vec<merkle::Hash> = r["hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            hex::decode(h.as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap()
+        })
+        .collect();
+    let old = Checkpoint::from_note(&Note::parse(&old_note).unwrap()).unwrap();
+    let new_note = Note::parse(
+        &String::from_utf8(
+            http(log.addr, "GET", "/checkpoint", None)
+                .await
+                .body
+                .clone(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    verifier.verify(&new_note).unwrap();
+    let new = Checkpoint::from_note(&new_note).unwrap();
+    assert_eq!(new.size(), 305);
+    assert_eq!(
+        hex::encode(new.root_hash()),
+        r["rootHash"].as_str().unwrap()
+    );
+    merkle::verify_consistency(300, 305, old.root_hash(), new.root_hash(), &hashes).unwrap();
+    assert_eq!(*new.root_hash(), merkle::root(&leaves));
+
+    // Tiles: level 0 full tile, partial tile, level 1, entry bundles.
+    let t = http(log.addr, "GET", "/tile/0/000", None).await;
+    assert_eq!(t.status, 200);
+    assert!(t.headers["cache-control"].contains("immutable"));
+    let want: Vec<u8> = leaves[..256].iter().flatten().copied().collect();
+    assert_eq!(t.body, want);
+    let t = http(log.addr, "GET", "/tile/0/001.p/49", None).await;
+    assert_eq!(
+        t.body,
+        leaves[256..305]
+            .iter()
+            .flatten()
+            .copied()
+            .collect::<Vec<u8>>()
+    );
+    let t = http(log.addr, "GET", "/tile/0/001.p/10", None).await;
+    assert_eq!(t.body.len(), 320);
+    assert_eq!(
+        http(log.addr, "GET", "/tile/0/001.p/50", None).await.status,
+        404
+    );
+    assert_eq!(http(log.addr, "GET", "/tile/0/001", None).await.status, 404);
+    let t = http(log.addr, "GET", "/tile/1/000.p/1", None).await;
+    assert_eq!(t.body, merkle::root(&leaves[..256]).to_vec());
+    let t = http(log.addr, "GET", "/tile/entries/001.p/49", None).await;
+    let bodies = signet_log::tiles::split_bundle(&t.body).unwrap();
+    assert_eq!(bodies.len(), 49);
+    for (i, b) in bodies.iter().enumerate() {
+        assert_eq!(merkle::leaf_hash(b), leaves[256 + i]);
+    }
+    assert_eq!(
+        http(log.addr, "GET", "/tile/0/x000/001", None).await.status,
+        404
+    );
+    log.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_entries_with_an_ed25519_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = serve(dir.path(), SignerKind::Ed25519).await;
+    let trust = trust(&log);
+    let key = Key::new();
+    let artifact = b"v2 artifact";
+    let digest = signet_crypto::sha256(artifact);
+    // hashedrekord 0.0.2 signs the digest (prehashed ECDSA = over the artifact).
+    let req = json!({"hashedRekordRequestV002": {
+        "digest": encode_base64(&digest),
+        "signature": {
+            "content": encode_base64(&key.sign(artifact)),
+            "verifier": {"publicKey": {"rawBytes": encode_base64(&key.spki)}, "keyDetails": "PKIX_ECDSA_P256_SHA_256"}
+        }
+    }});
+    let r = http(
+        log.addr,
+        "POST",
+        "/api/v2/log/entries",
+        Some(req.to_string().as_bytes()),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let entry: signet_model::bundle::TransparencyLogEntry =
+        serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(entry.kind_version.version, "0.0.2");
+    signet_verify::tlog::verify_entry(&entry, &trust, i64::MAX / 2).unwrap();
+    // The same request again answers the same entry.
+    let again = http(
+        log.addr,
+        "POST",
+        "/api/v2/log/entries",
+        Some(req.to_string().as_bytes()),
+    )
+    .await;
+    assert_eq!(again.status, 200);
+
+    // dsse 0.0.2.
+    let env = envelope(&key, artifact);
+    let req = json!({"dsseRequestV002": {
+        "envelope": env,
+        "verifiers": [{"publicKey": {"rawBytes": encode_base64(&key.spki)}, "keyDetails": "PKIX_ECDSA_P256_SHA_256"}]
+    }});
+    let r = http(
+        log.addr,
+        "POST",
+        "/api/v2/log/entries",
+        Some(req.to_string().as_bytes()),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let entry: signet_model::bundle::TransparencyLogEntry =
+        serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(entry.kind_version.kind, "dsse");
+    signet_verify::tlog::verify_entry(&entry, &trust, i64::MAX / 2).unwrap();
+
+    // A bad signature is refused.
+    let bad = json!({"hashedRekordRequestV002": {
+        "digest": encode_base64(&digest),
+        "signature": {
+            "content": encode_base64(&key.sign(b"something else")),
+            "verifier": {"publicKey": {"rawBytes": encode_base64(&key.spki)}}
+        }
+    }});
+    let r = http(
+        log.addr,
+        "POST",
+        "/api/v2/log/entries",
+        Some(bad.to_string().as_bytes()),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    log.stop().await.unwrap();
+}
+
+#[test]
+fn print_trust_entry_has_the_log_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::new(dir.path(), "https://log.example.com/");
+    let instance = config.trust_instance().unwrap();
+    let signer = config.signer().unwrap();
+    assert_eq!(instance.base_url, "https://log.example.com");
+    assert_eq!(
+        instance.log_id.key_id.0,
+        signer.public_key().sha256_id().to_vec()
+    );
+    assert_eq!(signer.name(), "log.example.com");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("signer.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
