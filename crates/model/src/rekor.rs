@@ -173,18 +173,26 @@ impl EntryBody {
     /// Parses a canonicalized body and checks it declares `kind`/`version`
     /// as given (the bundle's `kindVersion`), when given.
     pub fn parse(body: &[u8]) -> Result<Self, ModelError> {
-        let head: Envelope<serde_json::Value> = crate::from_json_slice(body)?;
-        let spec = head.spec;
+        if body.len() > crate::MAX_DOCUMENT_BYTES {
+            return Err(ModelError::TooLarge {
+                limit: crate::MAX_DOCUMENT_BYTES,
+            });
+        }
+        crate::check_depth(body, crate::MAX_JSON_DEPTH)?;
+        // The spec is parsed once, straight into its type, once the kind
+        // and version are known.
+        let head: Envelope<&serde_json::value::RawValue> = serde_json::from_slice(body)?;
+        let spec = head.spec.get();
         let parsed = match (head.kind.as_str(), head.api_version.as_str()) {
-            ("hashedrekord", "0.0.1") => EntryBody::HashedRekordV001(serde_json::from_value(spec)?),
+            ("hashedrekord", "0.0.1") => EntryBody::HashedRekordV001(serde_json::from_str(spec)?),
             ("hashedrekord", "0.0.2") => EntryBody::HashedRekordV002(
-                serde_json::from_value::<HashedRekordV002Spec>(spec)?.inner,
+                serde_json::from_str::<HashedRekordV002Spec>(spec)?.inner,
             ),
-            ("dsse", "0.0.1") => EntryBody::DsseV001(serde_json::from_value(spec)?),
+            ("dsse", "0.0.1") => EntryBody::DsseV001(serde_json::from_str(spec)?),
             ("dsse", "0.0.2") => {
-                EntryBody::DsseV002(serde_json::from_value::<DsseV002Spec>(spec)?.inner)
+                EntryBody::DsseV002(serde_json::from_str::<DsseV002Spec>(spec)?.inner)
             }
-            ("intoto", "0.0.2") => EntryBody::IntotoV002(serde_json::from_value(spec)?),
+            ("intoto", "0.0.2") => EntryBody::IntotoV002(serde_json::from_str(spec)?),
             (kind, version) => {
                 return Err(invalid(
                     "log entry body",
@@ -244,8 +252,38 @@ impl EntryBody {
     }
 }
 
+/// RFC 8785 JSON of `{body, integratedTime, logID, logIndex}`: what a
+/// Rekor v1 signed entry timestamp (SET) signs. The keys are written in
+/// their sorted order and no value needs escaping (base64, hex, integers),
+/// so the canonical form is written directly rather than through a JSON
+/// value: this runs once per verified bundle and once per served entry.
+pub fn set_payload(body: &[u8], integrated_time: u64, log_id: &[u8], log_index: u64) -> String {
+    format!(
+        r#"{{"body":"{}","integratedTime":{},"logID":"{}","logIndex":{}}}"#,
+        crate::encoding::encode_base64(body),
+        integrated_time,
+        hex::encode(log_id),
+        log_index
+    )
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn set_payload_is_rfc8785() {
+        let body = b"{\"kind\":\"hashedrekord\"}";
+        let value = serde_json::json!({
+            "logIndex": 42u64,
+            "logID": "ab01",
+            "integratedTime": 1_700_000_000u64,
+            "body": crate::encoding::encode_base64(body),
+        });
+        assert_eq!(
+            super::set_payload(body, 1_700_000_000, &[0xab, 0x01], 42),
+            crate::canonical::to_string(&value)
+        );
+    }
+
     use super::*;
     use crate::bundle::Bundle;
 

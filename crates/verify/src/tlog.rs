@@ -3,7 +3,6 @@
 //! is the log's, and the integrated time is plausible.
 
 use signet_model::bundle::TransparencyLogEntry;
-use signet_model::canonical;
 use signet_model::encoding::encode_base64;
 use signet_model::rekor::EntryBody;
 use signet_tlog::checkpoint::Checkpoint;
@@ -120,23 +119,21 @@ fn check_set(
     integrated_time: u64,
     set: &[u8],
 ) -> Result<(), VerifyError> {
-    let payload = serde_json::json!({
-        "body": encode_base64(&entry.canonicalized_body),
-        "integratedTime": integrated_time,
-        "logID": hex::encode(&log.log_id),
-        "logIndex": entry.log_index.0,
-    });
-    log.key
-        .verify(canonical::to_string(&payload).as_bytes(), set)
-        .map_err(|e| {
-            VerifyError::new(
-                Check::Set,
-                format!(
-                    "signed entry timestamp does not verify with {}: {e}",
-                    log.base_url
-                ),
-            )
-        })
+    let payload = signet_model::rekor::set_payload(
+        &entry.canonicalized_body,
+        integrated_time,
+        &log.log_id,
+        entry.log_index.0,
+    );
+    log.key.verify(payload.as_bytes(), set).map_err(|e| {
+        VerifyError::new(
+            Check::Set,
+            format!(
+                "signed entry timestamp does not verify with {}: {e}",
+                log.base_url
+            ),
+        )
+    })
 }
 
 fn check_inclusion(

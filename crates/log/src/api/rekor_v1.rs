@@ -10,7 +10,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use signet_model::canonical;
 use signet_model::encoding::{decode_base64, encode_base64};
 use signet_tlog::merkle::Hash;
 
@@ -50,14 +49,15 @@ fn uuid(leaf: &Hash) -> String {
 /// The signed entry timestamp: the log's signature over the RFC 8785 JSON
 /// of `{body, integratedTime, logID, logIndex}`.
 fn set(ctx: &Ctx, body: &[u8], time: i64, index: u64) -> Result<Vec<u8>, ApiError> {
-    let payload = json!({
-        "body": encode_base64(body),
-        "integratedTime": time,
-        "logID": hex::encode(ctx.signer.log_id()),
-        "logIndex": index,
-    });
+    let time = u64::try_from(time).map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "negative integrated time",
+        )
+    })?;
+    let payload = signet_model::rekor::set_payload(body, time, &ctx.signer.log_id(), index);
     ctx.signer
-        .sign(canonical::to_string(&payload).as_bytes())
+        .sign(payload.as_bytes())
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
