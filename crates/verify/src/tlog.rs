@@ -3,7 +3,6 @@
 //! is the log's, and the integrated time is plausible.
 
 use signet_model::bundle::TransparencyLogEntry;
-use signet_model::encoding::encode_base64;
 use signet_model::rekor::EntryBody;
 use signet_tlog::checkpoint::Checkpoint;
 use signet_tlog::merkle;
