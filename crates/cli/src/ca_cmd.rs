@@ -22,6 +22,8 @@ pub enum CaCommand {
 pub enum DevCommand {
     /// DEV ONLY: run an OIDC issuer that mints tokens for any identity.
     Oidc(OidcArgs),
+    /// DEV ONLY: fetch an ID token from a dev issuer and print it.
+    Token(crate::dev_token::TokenArgs),
 }
 
 #[derive(clap::Args)]
@@ -124,6 +126,7 @@ pub fn ca(command: CaCommand) -> ExitCode {
 pub fn dev(command: DevCommand) -> ExitCode {
     match command {
         DevCommand::Oidc(args) => oidc(args),
+        DevCommand::Token(args) => crate::dev_token::token(args),
     }
 }
 

@@ -8,10 +8,25 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use signet_log::{Config, DEFAULT_MAX_BODY};
 
+mod monitor;
+
 #[derive(Subcommand)]
 pub enum LogCommand {
     /// Serve a Rekor-compatible transparency log (v1 and v2 APIs, C2SP tiles).
     Serve(ServeArgs),
+    /// Follow a log: verify and persist its checkpoints (signature, witness
+    /// cosignatures, consistency) and alert on watched identities or keys.
+    /// Exit codes: 0 nothing found, 1 log unreachable, 2 bad arguments,
+    /// 3 watched identity/key appeared, 4 inconsistent or unverifiable log.
+    Monitor(monitor::MonitorArgs),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StorageKind {
+    /// Embedded: `<data-dir>/log.db`.
+    Sqlite,
+    /// A PostgreSQL database shared by replicas (`--postgres-url`).
+    Postgres,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -53,11 +68,29 @@ pub struct ServeArgs {
     /// Print this log's `tlogs[]` entry for a trusted_root.json and exit.
     #[arg(long)]
     print_trust: bool,
+    /// Where the log is kept. With `postgres`, several replicas may share
+    /// one database: one sequences, the others serve reads and forward
+    /// writes to it (all replicas need the same --signer-key and
+    /// --public-url).
+    #[arg(long, value_enum, default_value = "sqlite")]
+    storage: StorageKind,
+    /// postgres://user@host:port/db (no TLS) for --storage postgres.
+    #[arg(long, env = "SIGNET_LOG_POSTGRES_URL")]
+    postgres_url: Option<String>,
+    /// URL other replicas forward writes to (default: http://<listen>).
+    #[arg(long)]
+    advertise_url: Option<String>,
+    /// [NAME=]PATH of an Ed25519 PKCS#8 PEM witness key: the log adds its
+    /// C2SP cosignature to every checkpoint (a co-located witness, for tests
+    /// and air-gapped setups). NAME defaults to the file stem. Repeatable.
+    #[arg(long = "witness-key", value_name = "[NAME=]PATH")]
+    witness_keys: Vec<String>,
 }
 
 pub fn run(cmd: LogCommand) -> ExitCode {
     match cmd {
         LogCommand::Serve(args) => serve(args),
+        LogCommand::Monitor(args) => monitor::run(args),
     }
 }
 
@@ -76,6 +109,20 @@ fn serve(args: ServeArgs) -> ExitCode {
     config.batch_size = args.batch_size.max(1);
     config.batch_interval = Duration::from_millis(args.batch_interval);
     config.max_body = args.max_body;
+    if args.storage == StorageKind::Postgres {
+        let Some(url) = args.postgres_url.clone() else {
+            return fail("--storage postgres needs --postgres-url");
+        };
+        config.postgres = Some(signet_log::replica::PostgresConfig {
+            url,
+            advertise_url: args.advertise_url.clone(),
+        });
+    }
+    config.witness_keys = args
+        .witness_keys
+        .iter()
+        .map(|a| signet_log::witness::WitnessKey::parse_arg(a))
+        .collect();
     if args.print_trust {
         return match config.trust_instance() {
             Ok(instance) => match serde_json::to_string_pretty(&instance) {

@@ -1,9 +1,15 @@
 //! `signet`: sign and verify with Sigstore, and run the services behind it.
 
+mod bench_cmd;
 mod ca_cmd;
+mod dev_token;
 mod log_cmd;
+mod oci_cmd;
 mod sign_cmd;
+mod stack;
+mod stack_trust;
 mod trust_source;
+mod up_cmd;
 mod verify_cmd;
 
 use std::process::ExitCode;
@@ -23,6 +29,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Sign an image in a registry (keyless, or with --key).
+    Sign(oci_cmd::SignImageArgs),
+    /// Verify images' signatures in a registry (both layouts).
+    Verify(oci_cmd::VerifyImageArgs),
+    /// List the signatures, attestations and referrers of an image.
+    Tree(oci_cmd::TreeArgs),
     /// Verify a blob against a Sigstore bundle (cosign-compatible flags).
     VerifyBlob(verify_cmd::VerifyBlobArgs),
     /// Conformance-suite verb: verify a bundle for a file or `sha256:<hex>`.
@@ -45,6 +57,14 @@ enum Command {
         #[command(subcommand)]
         command: ca_cmd::CaCommand,
     },
+    /// Run a private Sigstore stack (log, CA, DEV ONLY OIDC issuer) and
+    /// write the trusted root and signing config that trust it.
+    Up(up_cmd::UpArgs),
+    /// Benchmarks (loopback only).
+    Bench {
+        #[command(subcommand)]
+        command: bench_cmd::BenchCommand,
+    },
     /// Development helpers (DEV ONLY).
     Dev {
         #[command(subcommand)]
@@ -55,8 +75,13 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Sign(args) => oci_cmd::sign(args),
+        Command::Verify(args) => oci_cmd::verify(args),
+        Command::Tree(args) => oci_cmd::tree(args),
         Command::Ca { command } => ca_cmd::ca(command),
         Command::Dev { command } => ca_cmd::dev(command),
+        Command::Bench { command } => bench_cmd::run(command),
+        Command::Up(args) => up_cmd::up(args),
         Command::VerifyBlob(args) => verify_cmd::verify_blob(args),
         Command::VerifyBundle(args) => verify_cmd::verify_bundle(args),
         Command::Log { command } => log_cmd::run(command),

@@ -48,11 +48,11 @@ pub struct SignerArgs {
     /// An OIDC identity token (else SIGSTORE_ID_TOKEN, else GitHub Actions'
     /// ambient token).
     #[arg(long, conflicts_with = "key")]
-    identity_token: Option<String>,
+    pub(crate) identity_token: Option<String>,
     /// A cosign private key file; its password comes from COSIGN_PASSWORD,
     /// else a prompt on the terminal.
     #[arg(long)]
-    key: Option<PathBuf>,
+    pub(crate) key: Option<PathBuf>,
     /// Skip confirmation prompts (accepted for cosign compatibility; signet
     /// does not prompt before uploading).
     #[arg(long, short = 'y')]
@@ -116,12 +116,12 @@ pub struct SignBundleArgs {
 }
 
 /// A failure and its exit status.
-struct Failure {
-    code: u8,
-    message: String,
+pub(crate) struct Failure {
+    pub(crate) code: u8,
+    pub(crate) message: String,
 }
 
-fn usage(message: impl Into<String>) -> Failure {
+pub(crate) fn usage(message: impl Into<String>) -> Failure {
     Failure {
         code: EXIT_USAGE,
         message: message.into(),
@@ -156,12 +156,14 @@ fn finish(verb: &str, result: Result<(), Failure>) -> ExitCode {
     }
 }
 
-fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
+pub(crate) fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|e| usage(format!("cannot read {what} {}: {e}", path.display())))
 }
 
 /// The trusted root and signing config to use.
-fn trust_material(args: &SignTrustArgs) -> Result<(TrustedRoot, SigningConfig), Failure> {
+pub(crate) fn trust_material(
+    args: &SignTrustArgs,
+) -> Result<(TrustedRoot, SigningConfig), Failure> {
     if let Some(path) = &args.trust_config {
         let config = ClientTrustConfig::from_json(&read_file(path, "trust config")?)
             .map_err(|e| usage(format!("trust config {}: {e}", path.display())))?;
@@ -187,7 +189,7 @@ fn trust_material(args: &SignTrustArgs) -> Result<(TrustedRoot, SigningConfig), 
 
 /// The key password: COSIGN_PASSWORD if set (even empty), else a prompt
 /// (twice when `confirm`) on the terminal.
-fn password(confirm: bool) -> Result<Zeroizing<String>, Failure> {
+pub(crate) fn password(confirm: bool) -> Result<Zeroizing<String>, Failure> {
     if let Ok(p) = std::env::var("COSIGN_PASSWORD") {
         return Ok(Zeroizing::new(p));
     }

@@ -94,7 +94,7 @@ pub struct VerifyBundleArgs {
 
 /// A problem with the command line or its inputs (exit 2), as opposed to a
 /// verification that ran and said no (exit 1).
-pub struct UsageError(String);
+pub struct UsageError(pub(crate) String);
 
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, UsageError> {
     std::fs::read(path)
@@ -117,7 +117,9 @@ fn matcher(
 
 /// The signer policy from the flags. A key file that holds no valid key is
 /// a verdict (the signature cannot be from it), not a usage error.
-fn signer_policy(args: &IdentityArgs) -> Result<Result<SignerPolicy, VerifyError>, UsageError> {
+pub(crate) fn signer_policy(
+    args: &IdentityArgs,
+) -> Result<Result<SignerPolicy, VerifyError>, UsageError> {
     if let Some(path) = &args.key {
         let pem = read(path, "key")?;
         let key = std::str::from_utf8(&pem)

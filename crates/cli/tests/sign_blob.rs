@@ -1,15 +1,15 @@
 //! `signet generate-key-pair`, `sign-blob --key`, `attest-blob --key` and
-//! `verify-blob --key`, end to end through the binary, against a Rekor v1
-//! TEST DOUBLE (crates/sign/tests/support/mock_rekor.rs: a double of our own
-//! log; switch to the real `signet-log` server when it can be started here).
+//! `verify-blob --key`, end to end through the binary, against the real
+//! transparency log (`signet-log`, started in-process:
+//! crates/sign/tests/support/real_log.rs).
 
-#[path = "../../sign/tests/support/mock_rekor.rs"]
-mod mock_rekor;
+#[path = "../../sign/tests/support/real_log.rs"]
+mod real_log;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use mock_rekor::MockRekor;
+use real_log::TestLog;
 
 fn workdir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("sign-blob-{name}"));
@@ -40,10 +40,10 @@ fn ok(output: &Output) {
 
 #[test]
 fn key_pair_sign_attest_verify() {
-    let mock = MockRekor::start();
+    let log = TestLog::start();
     let dir = workdir("key");
-    std::fs::write(dir.join("root.json"), &mock.trusted_root).unwrap();
-    std::fs::write(dir.join("signing.json"), &mock.signing_config).unwrap();
+    std::fs::write(dir.join("root.json"), &log.trusted_root).unwrap();
+    std::fs::write(dir.join("signing.json"), &log.signing_config).unwrap();
     std::fs::write(dir.join("a.txt"), b"artifact\n").unwrap();
 
     ok(&signet(

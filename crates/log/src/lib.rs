@@ -8,17 +8,25 @@
 //! * [`sequencer`]: the one task that batches, appends, signs one checkpoint
 //!   per batch and commits it before anyone hears back;
 //! * [`tree`] / [`tiles`]: the Merkle tree as tiles, and proofs from them;
-//! * [`storage`]: one trait, with the embedded SQLite backend;
+//! * [`storage`]: one trait, with the embedded SQLite backend and a
+//!   PostgreSQL one;
+//! * [`replica`]: several replicas over PostgreSQL, one sequencer among them;
 //! * [`api`]: the HTTP routes;
-//! * [`keys`]: the signing key and the trusted-root entry for this log.
+//! * [`keys`]: the signing key and the trusted-root entry for this log;
+//! * [`witness`]: co-located witness cosignatures on every checkpoint;
+//! * [`monitor`]: `signet log monitor`, which follows a log, checks its
+//!   checkpoints are signed, cosigned and consistent, and watches entries.
 
 pub mod api;
 pub mod entry;
 pub mod keys;
+pub mod monitor;
+pub mod replica;
 pub mod sequencer;
 pub mod storage;
 pub mod tiles;
 pub mod tree;
+pub mod witness;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -55,6 +63,11 @@ pub struct Config {
     pub batch_size: usize,
     pub batch_interval: Duration,
     pub max_body: usize,
+    /// Ed25519 witness keys that cosign every checkpoint (`--witness-key`).
+    pub witness_keys: Vec<witness::WitnessKey>,
+    /// Keep the log in PostgreSQL (shared by replicas) instead of SQLite
+    /// in `data_dir` (which still holds the generated key).
+    pub postgres: Option<replica::PostgresConfig>,
 }
 
 impl Config {
@@ -68,6 +81,8 @@ impl Config {
             batch_size: 1024,
             batch_interval: Duration::from_millis(50),
             max_body: DEFAULT_MAX_BODY,
+            witness_keys: Vec::new(),
+            postgres: None,
         }
     }
 
@@ -126,6 +141,8 @@ pub enum ServeError {
     Storage(#[from] storage::StorageError),
     #[error(transparent)]
     Sequencer(#[from] sequencer::SequencerError),
+    #[error(transparent)]
+    Witness(#[from] witness::WitnessError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -147,6 +164,8 @@ pub struct RunningLog {
     shutdown: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     sequencer: tokio::task::JoinHandle<()>,
+    /// Replicas: stops the supervisor (which gives up the sequencer lock).
+    stop_supervisor: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl RunningLog {
@@ -158,11 +177,15 @@ impl RunningLog {
             shutdown,
             server,
             sequencer,
+            stop_supervisor,
             ..
         } = self;
         let _ = shutdown.send(());
         drop(context);
         let served = server.await.map_err(std::io::Error::other)?;
+        if let Some(stop) = stop_supervisor {
+            let _ = stop.send(());
+        }
         let _ = sequencer.await;
         served
     }
@@ -172,18 +195,24 @@ impl RunningLog {
 /// `listener`.
 pub async fn start(config: &Config, listener: TcpListener) -> Result<RunningLog, ServeError> {
     let signer = Arc::new(config.signer()?);
+    let witnesses = config
+        .witness_keys
+        .iter()
+        .map(witness::Witness::load)
+        .collect::<Result<Vec<_>, _>>()?;
+    let sequencer_config = SequencerConfig {
+        batch_size: config.batch_size,
+        batch_interval: config.batch_interval,
+        witnesses: witnesses.into(),
+        ..SequencerConfig::default()
+    };
+    if let Some(postgres) = &config.postgres {
+        return replica::start(config, postgres, listener, signer, sequencer_config).await;
+    }
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&config.data_dir)?);
     storage.init(&hex::encode(signer.log_id())).await?;
-    let (handle, sequencer) = sequencer::start(
-        storage.clone(),
-        signer.clone(),
-        SequencerConfig {
-            batch_size: config.batch_size,
-            batch_interval: config.batch_interval,
-            ..SequencerConfig::default()
-        },
-    )
-    .await?;
+    let (handle, sequencer) =
+        sequencer::start(storage.clone(), signer.clone(), sequencer_config).await?;
     let context = Arc::new(LogContext::new(
         storage,
         signer,
@@ -206,6 +235,7 @@ pub async fn start(config: &Config, listener: TcpListener) -> Result<RunningLog,
         shutdown,
         server,
         sequencer,
+        stop_supervisor: None,
     })
 }
 
@@ -219,6 +249,9 @@ pub async fn serve(config: Config, listen: SocketAddr) -> Result<(), ServeError>
         log.addr,
         config.origin()
     );
+    for w in &config.witness_keys {
+        eprintln!("signet-log: cosigning checkpoints as witness {}", w.name());
+    }
     let _ = tokio::signal::ctrl_c().await;
     log.stop().await?;
     Ok(())

@@ -14,7 +14,7 @@
 //! answers the batch with an error.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use signet_tlog::checkpoint::Checkpoint;
@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::entry::Prepared;
 use crate::storage::{Batch, NewEntry, Storage, StorageError};
 use crate::tree::{EdgeTiles, Plan, TreeError};
+use crate::witness::{cosign_note, Witness};
 
 /// Why a submission was not logged.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -39,7 +40,10 @@ pub enum SequencerError {
 
 impl From<StorageError> for SequencerError {
     fn from(e: StorageError) -> Self {
-        SequencerError::Storage(e.to_string())
+        match e {
+            StorageError::Unavailable(_) => SequencerError::Unavailable(e.to_string()),
+            _ => SequencerError::Storage(e.to_string()),
+        }
     }
 }
 
@@ -84,6 +88,8 @@ pub struct SequencerConfig {
     pub batch_interval: Duration,
     /// Submissions that may wait for the sequencer before callers get 503.
     pub queue: usize,
+    /// Co-located witnesses that cosign every checkpoint (once per batch).
+    pub witnesses: Arc<[Witness]>,
 }
 
 impl Default for SequencerConfig {
@@ -92,23 +98,51 @@ impl Default for SequencerConfig {
             batch_size: 1024,
             batch_interval: Duration::from_millis(50),
             queue: 4096,
+            witnesses: Arc::from(Vec::new()),
         }
     }
 }
 
 /// A handle to submit entries and watch the tree head.
+///
+/// A handle is either *active* (a sequencer task runs behind it) or on
+/// *standby* (a replica that is not the sequencer: [`submit`] answers
+/// `Unavailable`, and the head is advanced from storage with
+/// [`SequencerHandle::observe`]). Replicas switch with
+/// [`SequencerHandle::activate`] / [`SequencerHandle::deactivate`]; every
+/// clone sees the switch. The sequencer task ends when it is deactivated or
+/// when every handle is dropped.
+///
+/// [`submit`]: SequencerHandle::submit
 #[derive(Clone)]
 pub struct SequencerHandle {
-    tx: mpsc::Sender<Submission>,
+    tx: Arc<RwLock<Option<mpsc::Sender<Submission>>>>,
     head: watch::Receiver<TreeHead>,
+    head_tx: Arc<watch::Sender<TreeHead>>,
 }
 
 impl SequencerHandle {
+    /// A handle with no sequencer behind it, starting at `head`.
+    pub fn standby(head: TreeHead) -> Self {
+        let (head_tx, head) = watch::channel(head);
+        SequencerHandle {
+            tx: Arc::new(RwLock::new(None)),
+            head,
+            head_tx: Arc::new(head_tx),
+        }
+    }
+
+    fn sender(&self) -> Option<mpsc::Sender<Submission>> {
+        self.tx.read().ok().and_then(|t| t.clone())
+    }
+
     /// Submits an entry and waits until it is durably logged.
     pub async fn submit(&self, entry: Prepared) -> Result<Outcome, SequencerError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .try_send(Submission { entry, reply })
+        let tx = self.sender().ok_or_else(|| {
+            SequencerError::Unavailable("this replica is not the sequencer".into())
+        })?;
+        tx.try_send(Submission { entry, reply })
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
                     SequencerError::Unavailable("too many pending submissions".into())
@@ -125,6 +159,56 @@ impl SequencerHandle {
     pub fn head(&self) -> TreeHead {
         self.head.borrow().clone()
     }
+
+    /// Whether a sequencer runs behind this handle.
+    pub fn is_active(&self) -> bool {
+        self.sender().is_some_and(|t| !t.is_closed())
+    }
+
+    /// Standby: adopts a head committed by another replica, if it is newer.
+    /// (Heads only move forward.)
+    pub fn observe(&self, head: TreeHead) {
+        self.head_tx.send_if_modified(|h| {
+            let newer = head.size > h.size || (head.size == h.size && h.checkpoint.is_empty());
+            if newer {
+                *h = head;
+            }
+            newer
+        });
+    }
+
+    /// Loads the committed state and starts a sequencer behind this handle
+    /// (the caller must be the only writer of `storage`). Returns the task.
+    pub async fn activate(
+        &self,
+        storage: Arc<dyn Storage>,
+        signer: Arc<NoteSigner>,
+        config: SequencerConfig,
+    ) -> Result<tokio::task::JoinHandle<()>, SequencerError> {
+        let (edge, head) = load(&*storage, &signer, &config.witnesses).await?;
+        self.head_tx.send_replace(head);
+        let (tx, rx) = mpsc::channel(config.queue.max(1));
+        let seq = Sequencer {
+            storage,
+            signer,
+            edge,
+            head: self.head_tx.clone(),
+            config,
+        };
+        let task = tokio::spawn(seq.run(rx));
+        if let Ok(mut slot) = self.tx.write() {
+            *slot = Some(tx);
+        }
+        Ok(task)
+    }
+
+    /// Stops accepting submissions; the sequencer task finishes the
+    /// submissions already queued and ends.
+    pub fn deactivate(&self) {
+        if let Ok(mut slot) = self.tx.write() {
+            *slot = None;
+        }
+    }
 }
 
 fn now_unix() -> i64 {
@@ -133,9 +217,11 @@ fn now_unix() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// Signs the checkpoint for `size`/`root`.
+/// Signs the checkpoint for `size`/`root`, with a cosignature from each
+/// witness.
 pub fn sign_checkpoint(
     signer: &NoteSigner,
+    witnesses: &[Witness],
     size: u64,
     root: Hash,
 ) -> Result<String, SequencerError> {
@@ -145,14 +231,29 @@ pub fn sign_checkpoint(
     let note = signer
         .sign_note(text)
         .map_err(|e| SequencerError::Unavailable(format!("signing: {e}")))?;
+    let note = cosign_note(&note, witnesses, now_unix().max(0) as u64)
+        .map_err(|e| SequencerError::Unavailable(format!("cosigning: {e}")))?;
     Ok(note.serialize())
+}
+
+/// A stored checkpoint with fresh cosignatures from `witnesses` (a log may
+/// restart with other witnesses than those of its last batch).
+fn recosign(stored: String, witnesses: &[Witness]) -> Result<String, SequencerError> {
+    if witnesses.is_empty() {
+        return Ok(stored);
+    }
+    let note = signet_tlog::Note::parse(&stored)
+        .map_err(|e| SequencerError::Unavailable(format!("stored checkpoint: {e}")))?;
+    Ok(cosign_note(&note, witnesses, now_unix().max(0) as u64)
+        .map_err(|e| SequencerError::Unavailable(format!("cosigning: {e}")))?
+        .serialize())
 }
 
 struct Sequencer {
     storage: Arc<dyn Storage>,
     signer: Arc<NoteSigner>,
     edge: EdgeTiles,
-    head: watch::Sender<TreeHead>,
+    head: Arc<watch::Sender<TreeHead>>,
     config: SequencerConfig,
 }
 
@@ -163,32 +264,28 @@ pub async fn start(
     signer: Arc<NoteSigner>,
     config: SequencerConfig,
 ) -> Result<(SequencerHandle, tokio::task::JoinHandle<()>), SequencerError> {
-    let (edge, head) = load(&*storage, &signer).await?;
-    let (head_tx, head_rx) = watch::channel(head);
-    let (tx, rx) = mpsc::channel(config.queue.max(1));
-    let seq = Sequencer {
-        storage,
-        signer,
-        edge,
-        head: head_tx,
-        config,
-    };
-    let task = tokio::spawn(seq.run(rx));
-    Ok((SequencerHandle { tx, head: head_rx }, task))
+    let handle = SequencerHandle::standby(TreeHead {
+        size: 0,
+        root: signet_tlog::merkle::empty_root(),
+        checkpoint: "".into(),
+    });
+    let task = handle.activate(storage, signer, config).await?;
+    Ok((handle, task))
 }
 
 /// The committed state; a new log gets its size-0 checkpoint committed.
 async fn load(
     storage: &dyn Storage,
     signer: &NoteSigner,
+    witnesses: &[Witness],
 ) -> Result<(EdgeTiles, TreeHead), SequencerError> {
     let state = storage.load_state().await?;
     let edge = EdgeTiles::new(state.size, state.edge)?;
     let root = edge.root()?;
     let checkpoint = match state.checkpoint {
-        Some(c) => c,
+        Some(c) => recosign(c, witnesses)?,
         None => {
-            let note = sign_checkpoint(signer, 0, root)?;
+            let note = sign_checkpoint(signer, witnesses, 0, root)?;
             storage
                 .commit_batch(Batch {
                     entries: Vec::new(),
@@ -209,15 +306,30 @@ async fn load(
 }
 
 impl Sequencer {
+    /// Group commit: a batch is whatever is queued when the sequencer is
+    /// free, plus what keeps arriving, until the queue stays empty across a
+    /// scheduler yield, the batch is full, or `batch_interval` has passed
+    /// since its first entry. So an idle log commits one entry at once (no
+    /// waiting for company), and a busy one amortises each commit over all
+    /// that arrived while the previous one was being made durable.
     async fn run(mut self, mut rx: mpsc::Receiver<Submission>) {
         let max = self.config.batch_size.max(1);
         while let Some(first) = rx.recv().await {
             let mut batch = vec![first];
             let deadline = tokio::time::Instant::now() + self.config.batch_interval;
-            while batch.len() < max {
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some(s)) => batch.push(s),
-                    Ok(None) | Err(_) => break,
+            let mut idle = false;
+            while batch.len() < max && tokio::time::Instant::now() < deadline {
+                match rx.try_recv() {
+                    Ok(s) => {
+                        batch.push(s);
+                        idle = false;
+                    }
+                    Err(mpsc::error::TryRecvError::Empty) if !idle => {
+                        // Let handlers that are about to submit do so.
+                        idle = true;
+                        tokio::task::yield_now().await;
+                    }
+                    Err(_) => break,
                 }
             }
             self.process(batch).await;
@@ -233,7 +345,7 @@ impl Sequencer {
             }
             Err(e) => {
                 // Storage holds all of the batch or none of it: resync.
-                match load(&*self.storage, &self.signer).await {
+                match load(&*self.storage, &self.signer, &self.config.witnesses).await {
                     Ok((edge, head)) => {
                         self.edge = edge;
                         self.head.send_replace(head);
@@ -289,12 +401,17 @@ impl Sequencer {
 
         let size = edge.size();
         let root = edge.root()?;
-        let checkpoint = sign_checkpoint(&self.signer, size, root)?;
+        let checkpoint = sign_checkpoint(&self.signer, &self.config.witnesses, size, root)?;
         // Proofs before take_changed: tiles completed in this batch are
         // still in `edge` until then.
+        // The proofs of a batch share most of their nodes: hash each once.
+        let mut memo = HashMap::new();
         let mut proofs = HashMap::new();
         for index in assigned.iter().flatten() {
-            proofs.insert(*index, edge.resolve(&Plan::inclusion(*index, size)?)?);
+            proofs.insert(
+                *index,
+                edge.resolve_memo(&Plan::inclusion(*index, size)?, &mut memo)?,
+            );
         }
         let tiles = edge.take_changed();
         debug_assert_eq!(entries.first().map(|e| e.index), Some(start));

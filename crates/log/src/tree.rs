@@ -13,7 +13,7 @@
 //! Because the tree only grows and a partial tile is a prefix of its later
 //! versions, tiles of the current tree serve proofs for every smaller size.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use signet_tlog::merkle::{empty_root, node_hash, Hash};
 
@@ -37,7 +37,7 @@ pub enum TreeError {
 }
 
 /// A complete subtree: `2^level` leaves starting at leaf `index << level`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId {
     pub level: u32,
     pub index: u64,
@@ -196,6 +196,32 @@ impl Plan {
         Ok(out)
     }
 
+    /// As [`Plan::resolve`], with the hashes of complete subtrees below a
+    /// tile level kept in `memo` (they never change, so a memo may serve
+    /// many plans: the proofs of one batch share most of their nodes).
+    pub fn resolve_memo<'a, F>(
+        &self,
+        get: F,
+        memo: &mut HashMap<NodeId, Hash>,
+    ) -> Result<Vec<Hash>, TreeError>
+    where
+        F: Fn(TileKey) -> Option<&'a [Hash]>,
+    {
+        let mut out = Vec::with_capacity(self.ranges.len());
+        for range in &self.ranges {
+            let mut acc: Option<Hash> = None;
+            for node in range.iter().rev() {
+                let h = node_memo(node, &get, memo)?;
+                acc = Some(match acc {
+                    None => h,
+                    Some(right) => node_hash(&h, &right),
+                });
+            }
+            out.push(acc.unwrap_or_else(empty_root));
+        }
+        Ok(out)
+    }
+
     /// Number of hashes the plan produces.
     pub fn len(&self) -> usize {
         self.ranges.len()
@@ -227,6 +253,38 @@ where
             .collect();
     }
     Ok(level[0])
+}
+
+/// [`node_from_tiles`], memoised: a node between tile levels is the hash of
+/// its two children.
+fn node_memo<'a, F>(
+    node: &NodeId,
+    get: &F,
+    memo: &mut HashMap<NodeId, Hash>,
+) -> Result<Hash, TreeError>
+where
+    F: Fn(TileKey) -> Option<&'a [Hash]>,
+{
+    if node.level.is_multiple_of(TILE_HEIGHT) {
+        return node_from_tiles(node, get);
+    }
+    if let Some(h) = memo.get(node) {
+        return Ok(*h);
+    }
+    let left = NodeId {
+        level: node.level - 1,
+        index: node.index * 2,
+    };
+    let right = NodeId {
+        level: node.level - 1,
+        index: node.index * 2 + 1,
+    };
+    let h = node_hash(
+        &node_memo(&left, get, memo)?,
+        &node_memo(&right, get, memo)?,
+    );
+    memo.insert(*node, h);
+    Ok(h)
 }
 
 /// The root of the tree of `size` leaves, from its tiles.
@@ -322,6 +380,15 @@ impl EdgeTiles {
         plan.resolve(|k| self.tiles.get(&k).map(Vec::as_slice))
     }
 
+    /// [`EdgeTiles::resolve`] with a memo (see [`Plan::resolve_memo`]).
+    pub fn resolve_memo(
+        &self,
+        plan: &Plan,
+        memo: &mut HashMap<NodeId, Hash>,
+    ) -> Result<Vec<Hash>, TreeError> {
+        plan.resolve_memo(|k| self.tiles.get(&k).map(Vec::as_slice), memo)
+    }
+
     /// The tiles changed since the last call, with their current contents,
     /// and forgets the full tiles that are no longer on the edge.
     pub fn take_changed(&mut self) -> Vec<(TileKey, Vec<Hash>)> {
@@ -408,6 +475,28 @@ mod tests {
             for m in 1..=n {
                 let p = Plan::consistency(m, n).unwrap().resolve(get).unwrap();
                 assert_eq!(p, merkle::consistency_proof(&hashes, m, n).unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn memoised_proofs_match_the_reference() {
+        let hashes = leaves(65536 + 700);
+        let tiles = all_tiles(&hashes);
+        let get = |k: TileKey| tiles.get(&k).map(Vec::as_slice);
+        // One memo across sizes and indexes, as the sequencer uses it.
+        let mut memo = HashMap::new();
+        for n in [1u64, 2, 255, 256, 257, 600, 65536, 65536 + 700] {
+            for i in (0..n).step_by(97).chain([n - 1]) {
+                let p = Plan::inclusion(i, n)
+                    .unwrap()
+                    .resolve_memo(get, &mut memo)
+                    .unwrap();
+                assert_eq!(
+                    p,
+                    merkle::inclusion_proof(&hashes[..n as usize], i).unwrap(),
+                    "inclusion {i} in {n}"
+                );
             }
         }
     }

@@ -1,19 +1,24 @@
-//! Key-based signing end to end against a Rekor v1 TEST DOUBLE
-//! (tests/support/mock_rekor.rs — a double of our own log, see there).
+//! Key-based signing end to end against the real transparency log
+//! (`signet-log`, started in-process; tests/support/real_log.rs).
 
 mod support {
-    pub mod mock_rekor;
+    pub mod real_log;
 }
 
 use signet_model::{Bundle, SigningConfig, TrustedRoot};
 use signet_sign::flow::{Content, Identity, SignOptions, SigningContext};
 use signet_sign::{keys, SignError, Signer};
 use signet_verify::{Artifact, Options, SignerPolicy, TrustMaterial, Verifier};
-use support::mock_rekor::MockRekor;
+use support::real_log::TestLog;
 
-fn context(mock: &MockRekor) -> (SigningContext, TrustedRoot) {
-    let root = TrustedRoot::from_json(mock.trusted_root.as_bytes()).unwrap();
-    let config = SigningConfig::from_json(mock.signing_config.as_bytes()).unwrap();
+fn context(log: &TestLog) -> (SigningContext, TrustedRoot) {
+    context_via(log, &log.signing_config)
+}
+
+/// A context trusting `log`, signing through the services of `config`.
+fn context_via(log: &TestLog, config: &str) -> (SigningContext, TrustedRoot) {
+    let root = TrustedRoot::from_json(log.trusted_root.as_bytes()).unwrap();
+    let config = SigningConfig::from_json(config.as_bytes()).unwrap();
     (
         SigningContext::new(&config, &root, SignOptions::default()).unwrap(),
         root,
@@ -32,8 +37,8 @@ fn verify(root: &TrustedRoot, bundle: &Bundle, artifact: &Artifact<'_>, key: &dy
 
 #[test]
 fn sign_blob_with_a_cosign_key() {
-    let mock = MockRekor::start();
-    let (ctx, root) = context(&mock);
+    let log = TestLog::start();
+    let (ctx, root) = context(&log);
     let pair = keys::generate_key_pair(b"pw").unwrap();
     let key = keys::load_private_key(&pair.private_pem, b"pw").unwrap();
     let signed = ctx
@@ -61,12 +66,13 @@ fn sign_blob_with_a_cosign_key() {
     )
     .is_err());
 
-    // The proposed entry has Rekor's hashedrekord 0.0.1 shape.
-    let proposed = mock.received.lock().unwrap()[0].clone();
-    assert_eq!(proposed["kind"], "hashedrekord");
-    assert_eq!(proposed["spec"]["data"]["hash"]["algorithm"], "sha256");
+    // The logged entry has Rekor's hashedrekord 0.0.1 shape and names the
+    // key as PEM.
+    let logged = log.entry_body(0);
+    assert_eq!(logged["kind"], "hashedrekord");
+    assert_eq!(logged["spec"]["data"]["hash"]["algorithm"], "sha256");
     let pem_text = signet_model::encoding::decode_base64(
-        proposed["spec"]["signature"]["publicKey"]["content"]
+        logged["spec"]["signature"]["publicKey"]["content"]
             .as_str()
             .unwrap(),
     )
@@ -79,8 +85,8 @@ fn sign_blob_with_a_cosign_key() {
 
 #[test]
 fn attest_with_a_key_as_dsse() {
-    let mock = MockRekor::start();
-    let (ctx, root) = context(&mock);
+    let log = TestLog::start();
+    let (ctx, root) = context(&log);
     let key = signet_sign::InMemorySigner::generate_p256().unwrap();
     let digest = hex::encode(signet_crypto::sha256(b"artifact"));
     let statement = serde_json::json!({
@@ -100,14 +106,19 @@ fn attest_with_a_key_as_dsse() {
         statement.as_bytes()
     );
     verify(&root, &signed.bundle, &Artifact::Bytes(b"artifact"), &key);
-    let proposed = mock.received.lock().unwrap()[0].clone();
-    assert!(proposed["spec"]["proposedContent"]["envelope"].is_string());
+    let logged = log.entry_body(0);
+    assert_eq!(logged["kind"], "dsse");
+    assert_eq!(
+        logged["spec"]["payloadHash"]["value"],
+        hex::encode(signet_crypto::sha256(statement.as_bytes()))
+    );
 }
 
 #[test]
 fn a_log_answering_another_entry_fails_loudly() {
-    let mock = MockRekor::start_tampering();
-    let (ctx, _) = context(&mock);
+    let log = TestLog::start();
+    let proxy = log.substituting_proxy();
+    let (ctx, _) = context_via(&log, &TestLog::signing_config_for(&proxy));
     let key = signet_sign::InMemorySigner::generate_p256().unwrap();
     let err = ctx
         .sign(Identity::Key(&key), Content::Blob(b"x"))

@@ -5,9 +5,11 @@
 //! it returns `Ok`, a crash loses nothing of the batch; after `Err` (or a
 //! crash during the call), storage holds either all of it or none of it.
 //! Readers see only committed batches. The trait is async so that networked
-//! backends (PostgreSQL) fit; the embedded SQLite backend runs its blocking
-//! calls on tokio's blocking pool.
+//! backends fit: `postgres.rs` (shared by replicas, see [`crate::replica`])
+//! and the embedded `sqlite.rs`, which runs its blocking calls on tokio's
+//! blocking pool.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::collections::BTreeMap;
@@ -25,6 +27,10 @@ pub enum StorageError {
     Corrupt(String),
     #[error("storage was initialised for another log ({0})")]
     WrongLog(String),
+    /// Storage cannot take writes from this replica now (its database
+    /// session is gone, or another replica is the sequencer); retryable.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// One new entry of a batch.

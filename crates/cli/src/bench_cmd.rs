@@ -1,0 +1,384 @@
+//! `signet bench log`: load-test an in-process transparency log on
+//! loopback.
+//!
+//! 1. Baseline, single core: P-256 verifies/s, and full entry preparation
+//!    (parse + canonicalise + verify, what every append costs the server)
+//!    per second — so the results below read as ratios of the hardware.
+//! 2. `--entries` hashedrekord entries with real ECDSA signatures, each over
+//!    its own artifact, signed BEFORE timing starts.
+//! 3. `--clients` concurrent keep-alive HTTP/1.1 clients POST them to
+//!    `/api/v1/log/entries`: durable appends/s (201s per second of wall
+//!    time) and time-to-integrate p50/p99 (client-observed 201 latency: the
+//!    entry is committed and its inclusion proof signed when the answer
+//!    comes).
+//! 4. The same clients read `GET /api/v1/log/entries?logIndex=N` (entry
+//!    with an inclusion proof against the latest checkpoint): reads/s.
+//!
+//! Bounded by `--entries`, `--reads` and `--max-seconds`; binds 127.0.0.1
+//! only. The server and the clients share the machine (and one tokio
+//! runtime), so the numbers are a lower bound for a dedicated server.
+
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{
+    EcdsaKeyPair, KeyPair, UnparsedPublicKey, ECDSA_P256_SHA256_ASN1,
+    ECDSA_P256_SHA256_ASN1_SIGNING,
+};
+use clap::{Args, Subcommand, ValueEnum};
+use hyper::body::{Body as _, Incoming};
+use serde_json::json;
+use signet_model::encoding::encode_base64;
+use tokio::net::TcpStream;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Load-test an in-process `signet log serve` on loopback.
+    Log(LogBenchArgs),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchStorage {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Args)]
+pub struct LogBenchArgs {
+    /// Concurrent clients (one keep-alive connection each).
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Entries to append (pre-signed before timing).
+    #[arg(long, default_value_t = 20_000)]
+    entries: usize,
+    /// Proof reads after the appends.
+    #[arg(long, default_value_t = 20_000)]
+    reads: usize,
+    /// Upper bound on each timed phase, in seconds.
+    #[arg(long, default_value_t = 60)]
+    max_seconds: u64,
+    /// Sequencer batch size.
+    #[arg(long, default_value_t = 1024)]
+    batch_size: usize,
+    /// Sequencer batch interval, in milliseconds.
+    #[arg(long, default_value_t = 50)]
+    batch_interval: u64,
+    #[arg(long, value_enum, default_value = "sqlite")]
+    storage: BenchStorage,
+    /// postgres://user@host:port/db for --storage postgres (a fresh
+    /// database: the bench appends to it).
+    #[arg(long, env = "SIGNET_LOG_POSTGRES_URL")]
+    postgres_url: Option<String>,
+}
+
+pub fn run(cmd: BenchCommand) -> ExitCode {
+    match cmd {
+        BenchCommand::Log(args) => match log_bench(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("signet: bench log: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Per-second rate of `n` operations in `d`.
+fn rate(n: usize, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64().max(1e-9)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+struct Signer {
+    pair: EcdsaKeyPair,
+    pem: String,
+}
+
+fn signer() -> Result<Signer, BoxError> {
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
+        .map_err(|_| "key generation failed")?;
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref())
+        .map_err(|_| "key parsing failed")?;
+    let spki = pair.public_key().as_der()?.as_ref().to_vec();
+    let pem = signet_log::entry::pem_lf("PUBLIC KEY", &spki);
+    Ok(Signer { pair, pem })
+}
+
+/// A hashedrekord 0.0.1 request for `artifact`, signed now.
+fn hashedrekord(s: &Signer, artifact: &[u8]) -> Result<String, BoxError> {
+    let sig = s
+        .pair
+        .sign(&SystemRandom::new(), artifact)
+        .map_err(|_| "signing failed")?;
+    Ok(json!({
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": hex::encode(signet_crypto::sha256(artifact))}},
+            "signature": {
+                "content": encode_base64(sig.as_ref()),
+                "publicKey": {"content": encode_base64(s.pem.as_bytes())}
+            }
+        }
+    })
+    .to_string())
+}
+
+/// Single-core baseline: P-256 verifies/s and entry preparations/s.
+fn baseline(s: &Signer, requests: &[String]) -> Result<(f64, f64), BoxError> {
+    let n = requests.len().clamp(1, 2000);
+    let msgs: Vec<Vec<u8>> = (0..n)
+        .map(|i| format!("baseline {i}").into_bytes())
+        .collect();
+    let sigs = msgs
+        .iter()
+        .map(|m| {
+            s.pair
+                .sign(&SystemRandom::new(), m)
+                .map_err(|_| "signing failed")
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let key = UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, s.pair.public_key().as_ref());
+    let t = Instant::now();
+    for (m, sig) in msgs.iter().zip(&sigs) {
+        key.verify(m, sig.as_ref())
+            .map_err(|_| "baseline verify failed")?;
+    }
+    let verifies = rate(n, t.elapsed());
+    let t = Instant::now();
+    for r in &requests[..n] {
+        signet_log::entry::prepare_v1(r.as_bytes())?;
+    }
+    let prepares = rate(n, t.elapsed());
+    Ok((verifies, prepares))
+}
+
+/// Reads a response body to the end; returns its length.
+async fn drain(mut body: Incoming) -> Result<usize, hyper::Error> {
+    let mut n = 0;
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        if let Ok(data) = frame?.into_data() {
+            n += data.len();
+        }
+    }
+    Ok(n)
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<String>;
+
+async fn connect(addr: std::net::SocketAddr) -> Result<Sender, BoxError> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+async fn request(
+    sender: &mut Sender,
+    method: &str,
+    path: &str,
+    body: String,
+) -> Result<u16, BoxError> {
+    sender.ready().await?;
+    let req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "127.0.0.1")
+        .header("content-type", "application/json")
+        .body(body)?;
+    let resp = sender.send_request(req).await?;
+    let status = resp.status().as_u16();
+    drain(resp.into_body()).await?;
+    Ok(status)
+}
+
+/// Outcome of one timed phase.
+#[derive(Default)]
+struct Phase {
+    ok: usize,
+    failed: usize,
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+}
+
+/// Runs `clients` workers that each take the next job index until `jobs`
+/// are done or `limit` passes; `ok_status` counts as success.
+async fn phase<F>(
+    addr: std::net::SocketAddr,
+    clients: usize,
+    jobs: usize,
+    limit: Duration,
+    ok_status: u16,
+    job: F,
+) -> Result<Phase, BoxError>
+where
+    F: Fn(usize) -> (&'static str, String, String) + Send + Sync + 'static,
+{
+    let job = Arc::new(job);
+    let next = Arc::new(AtomicUsize::new(0));
+    let result = Arc::new(Mutex::new(Phase::default()));
+    let start = Instant::now();
+    let deadline = start + limit;
+    let mut tasks = Vec::new();
+    for _ in 0..clients.max(1) {
+        let (job, next, result) = (job.clone(), next.clone(), result.clone());
+        let mut sender = connect(addr).await?;
+        tasks.push(tokio::spawn(async move {
+            let mut local = Phase::default();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= jobs || Instant::now() > deadline {
+                    break;
+                }
+                let (method, path, body) = job(i);
+                let t = Instant::now();
+                match request(&mut sender, method, &path, body).await {
+                    Ok(s) if s == ok_status => {
+                        local.ok += 1;
+                        local.latencies.push(t.elapsed());
+                    }
+                    Ok(_) => local.failed += 1,
+                    Err(_) => {
+                        local.failed += 1;
+                        match connect(addr).await {
+                            Ok(s) => sender = s,
+                            Err(_) => break,
+                        }
+                    }
+                }
+            }
+            if let Ok(mut r) = result.lock() {
+                r.ok += local.ok;
+                r.failed += local.failed;
+                r.latencies.extend(local.latencies);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let elapsed = start.elapsed();
+    let mut phase = std::mem::take(&mut *result.lock().map_err(|_| "poisoned")?);
+    phase.elapsed = elapsed;
+    phase.latencies.sort();
+    Ok(phase)
+}
+
+fn log_bench(args: LogBenchArgs) -> Result<(), BoxError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("signet bench log: {cores} cores, client and server on this machine (loopback)");
+    let signers = (0..16).map(|_| signer()).collect::<Result<Vec<_>, _>>()?;
+    let t = Instant::now();
+    let run_id = std::process::id();
+    let requests: Vec<String> = (0..args.entries)
+        .map(|i| {
+            let s = &signers[i % signers.len()];
+            hashedrekord(s, format!("bench {run_id} artifact {i}").as_bytes())
+        })
+        .collect::<Result<_, _>>()?;
+    println!(
+        "prepared {} signed hashedrekord entries in {:.2?} (not timed below)",
+        requests.len(),
+        t.elapsed()
+    );
+    let (verifies, prepares) = baseline(&signers[0], &requests)?;
+    println!("baseline, 1 core: {verifies:.0} P-256 verifies/s; {prepares:.0} entry preparations/s (parse + canonicalise + verify)");
+
+    let dir = tempfile::tempdir()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let mut config = signet_log::Config::new(dir.path(), format!("http://{addr}"));
+        config.batch_size = args.batch_size.max(1);
+        config.batch_interval = Duration::from_millis(args.batch_interval);
+        let storage_name = match args.storage {
+            BenchStorage::Sqlite => "SQLite (embedded, synchronous=FULL)".to_string(),
+            BenchStorage::Postgres => {
+                let url = args
+                    .postgres_url
+                    .clone()
+                    .ok_or("--storage postgres needs --postgres-url")?;
+                config.postgres = Some(signet_log::replica::PostgresConfig {
+                    url,
+                    advertise_url: None,
+                });
+                "PostgreSQL".to_string()
+            }
+        };
+        let log = signet_log::start(&config, listener).await?;
+        println!(
+            "storage {storage_name}; batch size {}, interval {} ms; {} clients",
+            args.batch_size, args.batch_interval, args.clients
+        );
+        let limit = Duration::from_secs(args.max_seconds);
+        let requests = Arc::new(requests);
+        let reqs = requests.clone();
+        let writes = phase(addr, args.clients, reqs.len(), limit, 201, move |i| {
+            ("POST", "/api/v1/log/entries".to_string(), reqs[i].clone())
+        })
+        .await?;
+        let ratio = |r: f64| {
+            format!(
+                "{:.2} of single-core verify, {:.2} of single-core prepare",
+                r / verifies,
+                r / prepares
+            )
+        };
+        let appends = rate(writes.ok, writes.elapsed);
+        println!(
+            "appends: {} x 201 ({} failed) in {:.2?}: {appends:.0} durable appends/s ({})",
+            writes.ok,
+            writes.failed,
+            writes.elapsed,
+            ratio(appends)
+        );
+        println!(
+            "time to integrate (client-observed 201): p50 {:.1?}, p99 {:.1?}, max {:.1?}",
+            percentile(&writes.latencies, 0.50),
+            percentile(&writes.latencies, 0.99),
+            writes.latencies.last().copied().unwrap_or_default()
+        );
+        let size = log.context.head().size.max(1);
+        let reads = phase(addr, args.clients, args.reads, limit, 200, move |i| {
+            // A fixed stride over the tree: every read hits a different leaf.
+            let index = (i as u64).wrapping_mul(7919) % size;
+            (
+                "GET",
+                format!("/api/v1/log/entries?logIndex={index}"),
+                String::new(),
+            )
+        })
+        .await?;
+        println!(
+            "proof reads: {} x 200 ({} failed) in {:.2?}: {:.0} inclusion-proof reads/s, p50 {:.1?}, p99 {:.1?}",
+            reads.ok,
+            reads.failed,
+            reads.elapsed,
+            rate(reads.ok, reads.elapsed),
+            percentile(&reads.latencies, 0.50),
+            percentile(&reads.latencies, 0.99)
+        );
+        log.stop().await?;
+        Ok::<(), BoxError>(())
+    })
+}

@@ -1,0 +1,516 @@
+//! `signet sign IMAGE`, `verify IMAGE...` and `tree IMAGE` end to end
+//! through the binary, against a REAL registry (Debian's docker-registry,
+//! distribution 2.8: no referrers API, so the referrers tag schema is
+//! used), test images pushed with skopeo, and a private Sigstore stack
+//! (`signet up`: our log, CA and dev OIDC issuer).
+
+mod support {
+    pub mod registry;
+    pub mod up;
+}
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::Value;
+use signet_oci::layout::{legacy, referrers};
+use signet_oci::manifest::{Descriptor, Index, Manifest, OCI_MANIFEST};
+use signet_oci::{CredentialSource, Digest, Reference, Registry, RegistryOptions};
+use support::registry::{peers, TestRegistry};
+use support::up::*;
+
+/// `signet ARGS` in `dir` with a key password, offline, and an empty
+/// docker config (plus `envs`).
+fn signet_env(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let docker = dir.join("docker-empty");
+    std::fs::create_dir_all(&docker).unwrap();
+    let docker = docker.to_str().unwrap().to_string();
+    let mut all = vec![
+        ("COSIGN_PASSWORD", "test password"),
+        ("SIGNET_OFFLINE", "1"),
+        ("DOCKER_CONFIG", docker.as_str()),
+    ];
+    all.extend_from_slice(envs);
+    run(dir, signet_bin(), args, &all)
+}
+
+fn sig(dir: &Path, args: &[&str]) -> Output {
+    signet_env(dir, args, &[])
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json_out(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            stderr(o)
+        )
+    })
+}
+
+/// The library's client, anonymous, for inspecting and tampering.
+fn client() -> Registry {
+    Registry::new(RegistryOptions {
+        credentials: CredentialSource::None,
+        ..RegistryOptions::default()
+    })
+    .unwrap()
+}
+
+/// Verifies with `--key k.pub --output json`; returns (exit code, document).
+fn verify_key(dir: &Path, root: &str, images: &[&str]) -> (Option<i32>, Value) {
+    let mut args = vec![
+        "verify",
+        "--key",
+        "k.pub",
+        "--trusted-root",
+        root,
+        "--output",
+        "json",
+    ];
+    args.extend_from_slice(images);
+    let out = sig(dir, &args);
+    (out.status.code(), json_out(&out))
+}
+
+fn setup_key(dir: &Path) {
+    ok(&sig(
+        dir,
+        &["generate-key-pair", "--output-key-prefix", "k"],
+    ));
+}
+
+#[test]
+fn key_signatures_in_both_layouts_and_tampering() {
+    if peers().is_none() {
+        return;
+    }
+    let dir = workdir(&format!("oci-key-{}", std::process::id()));
+    let up = Up::start(&dir.join("stack"));
+    let reg = TestRegistry::start(&dir.join("registry"), None);
+    setup_key(&dir);
+    let root = path(&up.trusted_root).to_string();
+    let signing = path(&up.signing_config).to_string();
+    let trust = [
+        "--trusted-root",
+        root.as_str(),
+        "--signing-config",
+        signing.as_str(),
+    ];
+
+    let app = reg.image("team/app", "v1");
+    let app_digest = reg.push_image("team/app", "v1", "app v1");
+    let other = reg.image("team/other", "v1");
+    let other_digest = reg.push_image("team/other", "v1", "other v1");
+    let unsigned = reg.image("team/unsigned", "v1");
+    reg.push_image("team/unsigned", "v1", "unsigned v1");
+
+    // Nothing signed yet.
+    let (code, doc) = verify_key(&dir, &root, &[&app]);
+    assert_eq!(code, Some(1));
+    assert_eq!(doc[0]["check"], "no-signatures", "{doc}");
+    assert_eq!(doc[0]["digest"], app_digest.as_str());
+
+    // Current layout (default): a referrer, listed in the tag-schema index.
+    let mut sign = vec!["sign", app.as_str(), "--key", "k.key", "-a", "env=test"];
+    sign.extend_from_slice(&trust);
+    let out = sig(&dir, &sign);
+    ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&app_digest),
+        "sign prints the signed digest"
+    );
+    let (code, doc) = verify_key(&dir, &root, &[&app]);
+    assert_eq!(code, Some(0), "{doc}");
+    assert_eq!(doc[0]["verified"], true);
+    assert_eq!(doc[0]["digest"], app_digest.as_str());
+    assert_eq!(doc[0]["signatures"][0]["source"]["layout"], "referrer");
+
+    // A second signature: both are listed and both verify.
+    ok(&sig(&dir, &sign));
+    let registry = client();
+    let app_ref = Reference::parse(&app).unwrap();
+    let app_d = Digest::parse(&app_digest).unwrap();
+    let index = Index::from_json(
+        &registry
+            .get_manifest(&app_ref, &referrers::fallback_tag(&app_d))
+            .unwrap()
+            .bytes,
+    )
+    .unwrap();
+    assert_eq!(index.manifests.len(), 2, "{index:?}");
+    let (code, doc) = verify_key(&dir, &root, &[&app]);
+    assert_eq!(code, Some(0));
+    assert_eq!(doc[0]["signatures"].as_array().unwrap().len(), 2, "{doc}");
+
+    // Legacy layout, twice: one .sig manifest, two layers, all verify.
+    let mut legacy_sign = sign.clone();
+    legacy_sign.push("--legacy");
+    ok(&sig(&dir, &legacy_sign));
+    legacy_sign[5] = "env=again";
+    ok(&sig(&dir, &legacy_sign));
+    let sig_manifest = legacy::read_manifest(&registry, &app_ref, &app_d)
+        .unwrap()
+        .unwrap();
+    assert_eq!(sig_manifest.layers.len(), 2);
+    let (code, doc) = verify_key(&dir, &root, &[&app]);
+    assert_eq!(code, Some(0));
+    assert_eq!(doc[0]["signatures"].as_array().unwrap().len(), 4, "{doc}");
+
+    // tree lists both layouts.
+    let out = sig(&dir, &["tree", &app, "--output", "json"]);
+    ok(&out);
+    let tree = json_out(&out);
+    assert_eq!(tree["signatures"]["layers"].as_array().unwrap().len(), 2);
+    assert_eq!(tree["referrers"].as_array().unwrap().len(), 2);
+    assert_eq!(tree["referrersListing"], "tag-schema");
+    let out = sig(&dir, &["tree", &app]);
+    ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(".sig"));
+
+    // Many images at once: one passes, one is unsigned.
+    let (code, doc) = verify_key(&dir, &root, &[&app, &unsigned]);
+    assert_eq!(code, Some(1));
+    assert_eq!(doc[0]["verified"], true);
+    assert_eq!(doc[1]["check"], "no-signatures");
+
+    // Wrong key.
+    ok(&sig(
+        &dir,
+        &["generate-key-pair", "--output-key-prefix", "wrong"],
+    ));
+    let out = sig(
+        &dir,
+        &[
+            "verify",
+            &app,
+            "--key",
+            "wrong.pub",
+            "--trusted-root",
+            &root,
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json_out(&out);
+    assert_eq!(doc[0]["verified"], false);
+
+    // Signature copied from another image: app's .sig manifest put at
+    // other's .sig tag (cross-repo blobs are mounted by re-uploading).
+    let other_ref = Reference::parse(&other).unwrap();
+    let other_d = Digest::parse(&other_digest).unwrap();
+    let (_, only_legacy) = copy_legacy(&registry, &app_ref, &app_d, &other_ref, &other_d);
+    let (code, doc) = verify_key(&dir, &root, &[&other]);
+    assert_eq!(code, Some(1), "{doc}");
+    assert_eq!(doc[0]["check"], "image-digest", "{doc}");
+    assert!(only_legacy > 0);
+    // … and a referrer bundle copied to another image.
+    copy_referrer(&registry, &app_ref, &app_d, &other_ref, &other_d);
+    let (code, doc) = verify_key(&dir, &root, &[&other]);
+    assert_eq!(code, Some(1), "{doc}");
+    let checks: Vec<&str> = doc[0]["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["check"].as_str().unwrap())
+        .collect();
+    assert!(checks.contains(&"statement-subject"), "{doc}");
+    assert!(checks.contains(&"image-digest"), "{doc}");
+
+    // Payload changed: the legacy layer's payload replaced (same
+    // signature) on a fresh image.
+    let victim = reg.image("team/victim", "v1");
+    let victim_digest = reg.push_image("team/victim", "v1", "victim v1");
+    let mut legacy_victim = vec!["sign", victim.as_str(), "--key", "k.key", "--legacy"];
+    legacy_victim.extend_from_slice(&trust);
+    ok(&sig(&dir, &legacy_victim));
+    let (code, _) = verify_key(&dir, &root, &[&victim]);
+    assert_eq!(code, Some(0));
+    let victim_ref = Reference::parse(&victim).unwrap();
+    let victim_d = Digest::parse(&victim_digest).unwrap();
+    tamper_payload(&registry, &victim_ref, &victim_d);
+    let (code, doc) = verify_key(&dir, &root, &[&victim]);
+    assert_eq!(code, Some(1), "{doc}");
+    assert_eq!(doc[0]["check"], "signature", "{doc}");
+
+    // The tag moves to a new digest after signing: verifying the tag
+    // reports the new digest as unsigned; the old digest still verifies.
+    let new_digest = reg.push_image("team/app", "v1", "app v1, rebuilt");
+    assert_ne!(new_digest, app_digest);
+    let (code, doc) = verify_key(&dir, &root, &[&app]);
+    assert_eq!(code, Some(1));
+    assert_eq!(doc[0]["digest"], new_digest.as_str());
+    assert_eq!(doc[0]["check"], "no-signatures");
+    let pinned = format!("{}/team/app@{app_digest}", reg.host);
+    let (code, doc) = verify_key(&dir, &root, &[&pinned]);
+    assert_eq!(code, Some(0), "{doc}");
+    // Text output names the verified digest.
+    let out = sig(
+        &dir,
+        &["verify", &pinned, "--key", "k.pub", "--trusted-root", &root],
+    );
+    ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("verified {app_digest}")));
+    drop((reg, up));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Puts `from`'s `.sig` manifest (and its blobs) at `to`'s `.sig` tag.
+fn copy_legacy(
+    registry: &Registry,
+    from: &Reference,
+    from_d: &Digest,
+    to: &Reference,
+    to_d: &Digest,
+) -> (Manifest, usize) {
+    let m = legacy::read_manifest(registry, from, from_d)
+        .unwrap()
+        .unwrap();
+    for d in m.layers.iter().chain(std::iter::once(&m.config)) {
+        let blob = registry.get_blob(from, &d.digest, 1 << 20).unwrap();
+        registry.put_blob(to, &blob).unwrap();
+    }
+    registry
+        .put_manifest(to, &legacy::signature_tag(to_d), OCI_MANIFEST, &m.to_json())
+        .unwrap();
+    let n = m.layers.len();
+    (m, n)
+}
+
+/// Pushes `from`'s first referrer bundle as a referrer of `to`.
+fn copy_referrer(
+    registry: &Registry,
+    from: &Reference,
+    from_d: &Digest,
+    to: &Reference,
+    to_d: &Digest,
+) {
+    let found = referrers::bundles(registry, from, from_d).unwrap();
+    let bundle = found[0].bundle.clone().unwrap();
+    let subject = registry.resolve(&to.at_digest(to_d)).unwrap();
+    referrers::push(
+        registry,
+        to,
+        &subject,
+        &bundle,
+        referrers::SIGN_PREDICATE_TYPE,
+    )
+    .unwrap();
+}
+
+/// Replaces the payload of `image`'s only legacy layer with one that names
+/// the same digest but carries an extra claim; the signature stays.
+fn tamper_payload(registry: &Registry, repo: &Reference, image: &Digest) {
+    let mut m = legacy::read_manifest(registry, repo, image)
+        .unwrap()
+        .unwrap();
+    let mut extra = BTreeMap::new();
+    extra.insert("tampered".to_string(), Value::Bool(true));
+    let payload = legacy::payload(&repo.repository_name(), image, &extra);
+    registry.put_blob(repo, &payload).unwrap();
+    let annotations = m.layers[0].annotations.clone();
+    let mut layer = Descriptor::of(legacy::SIMPLE_SIGNING_MEDIA_TYPE, &payload);
+    layer.annotations = annotations;
+    m.layers[0] = layer;
+    registry
+        .put_manifest(
+            repo,
+            &legacy::signature_tag(image),
+            OCI_MANIFEST,
+            &m.to_json(),
+        )
+        .unwrap();
+}
+
+#[test]
+fn keyless_signatures_and_identity_policy() {
+    if peers().is_none() {
+        return;
+    }
+    let dir = workdir(&format!("oci-keyless-{}", std::process::id()));
+    let up = Up::start(&dir.join("stack"));
+    let reg = TestRegistry::start(&dir.join("registry"), None);
+    let image = reg.image("keyless/app", "v1");
+    let digest = reg.push_image("keyless/app", "v1", "keyless v1");
+    let token = up.token(EMAIL);
+    let trust = path(&up.trust_config).to_string();
+    let root = path(&up.trusted_root).to_string();
+    ok(&sig(
+        &dir,
+        &[
+            "sign",
+            &image,
+            "--identity-token",
+            &token,
+            "--trust-config",
+            &trust,
+            "--layout",
+            "both",
+            "--yes",
+        ],
+    ));
+    let verify = |identity: &str| {
+        sig(
+            &dir,
+            &[
+                "verify",
+                &image,
+                "--trusted-root",
+                &root,
+                "--certificate-identity",
+                identity,
+                "--certificate-oidc-issuer",
+                &up.oidc_url,
+                "--output",
+                "json",
+            ],
+        )
+    };
+    let out = verify(EMAIL);
+    ok(&out);
+    let doc = json_out(&out);
+    assert_eq!(doc[0]["digest"], digest.as_str());
+    let layouts: Vec<&str> = doc[0]["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["source"]["layout"].as_str().unwrap())
+        .collect();
+    assert_eq!(layouts, ["referrer", "legacy"], "{doc}");
+
+    let out = verify("mallory@example.com");
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json_out(&out);
+    assert_eq!(doc[0]["check"], "identity", "{doc}");
+    assert!(!stderr(&out).contains(&token));
+    drop((reg, up));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn basic_auth_registry_with_docker_config() {
+    if peers().is_none() {
+        return;
+    }
+    let dir = workdir(&format!("oci-auth-{}", std::process::id()));
+    let up = Up::start(&dir.join("stack"));
+    let reg = TestRegistry::start(&dir.join("registry"), Some(("alice", "s3cret-pw")));
+    setup_key(&dir);
+    let image = reg.image("private/app", "v1");
+    let digest = reg.push_image("private/app", "v1", "private v1");
+    let root = path(&up.trusted_root).to_string();
+    let signing = path(&up.signing_config).to_string();
+
+    // Anonymous: refused, with a hint about credentials.
+    let sign = [
+        "sign",
+        image.as_str(),
+        "--key",
+        "k.key",
+        "--trusted-root",
+        &root,
+        "--signing-config",
+        &signing,
+    ];
+    let out = sig(&dir, &sign);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("none configured"), "{}", stderr(&out));
+
+    // docker's config.json `auths`.
+    let docker = dir.join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    let auth = signet_model::encoding::encode_base64(b"alice:s3cret-pw");
+    std::fs::write(
+        docker.join("config.json"),
+        serde_json::json!({"auths": {reg.host.clone(): {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    let env = [("DOCKER_CONFIG", docker.to_str().unwrap())];
+    let out = signet_env(&dir, &sign, &env);
+    ok(&out);
+    assert!(!stderr(&out).contains("s3cret"));
+    let out = signet_env(
+        &dir,
+        &[
+            "verify",
+            &image,
+            "--key",
+            "k.pub",
+            "--trusted-root",
+            &root,
+            "--output",
+            "json",
+        ],
+        &env,
+    );
+    ok(&out);
+    assert_eq!(json_out(&out)[0]["digest"], digest.as_str());
+
+    // Explicit flags work too; a wrong password is refused without echoing it.
+    let out = sig(
+        &dir,
+        &[
+            "tree",
+            &image,
+            "--registry-username",
+            "alice",
+            "--registry-password",
+            "s3cret-pw",
+        ],
+    );
+    ok(&out);
+    let out = sig(
+        &dir,
+        &[
+            "tree",
+            &image,
+            "--registry-username",
+            "alice",
+            "--registry-password",
+            "wrong-pw",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stderr(&out).contains("wrong-pw"), "{}", stderr(&out));
+    drop((reg, up));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn registry_with_a_private_ca() {
+    if peers().is_none() {
+        return;
+    }
+    let dir = workdir(&format!("oci-tls-{}", std::process::id()));
+    let reg = TestRegistry::start_tls(&dir.join("registry"));
+    let image = reg.image("tls/app", "v1");
+    let digest = reg.push_image("tls/app", "v1", "tls v1");
+
+    // The registry speaks TLS with a certificate no one trusts: refused.
+    let out = sig(&dir, &["tree", &image, "--output", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("certificate"), "{}", stderr(&out));
+    // Trusted with --registry-cacert.
+    let cert = reg.cert();
+    let out = sig(
+        &dir,
+        &[
+            "tree",
+            &image,
+            "--output",
+            "json",
+            "--registry-cacert",
+            path(&cert),
+        ],
+    );
+    ok(&out);
+    assert_eq!(json_out(&out)["digest"], digest.as_str());
+    drop(reg);
+    let _ = std::fs::remove_dir_all(&dir);
+}

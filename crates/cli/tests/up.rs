@@ -1,0 +1,274 @@
+//! `signet up` end to end through the binary: a dev token, keyless
+//! `sign-blob` and `attest-blob`, key-based `sign-blob`, `verify-blob`
+//! against the stack's trusted_root.json, and a restart that keeps keys,
+//! log and URLs.
+
+mod support {
+    pub mod up;
+}
+
+use support::up::*;
+
+fn log_index(bundle: &std::path::Path) -> u64 {
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
+    doc["verificationMaterial"]["tlogEntries"][0]["logIndex"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn keyless_and_key_signing_against_the_stack() {
+    let dir = workdir("up-signet");
+    let up = Up::start(&dir.join("stack"));
+    std::fs::write(dir.join("a.txt"), b"artifact\n").unwrap();
+    let token = up.token(EMAIL);
+    let trust = path(&up.trust_config).to_string();
+    let root = path(&up.trusted_root).to_string();
+
+    ok(&signet(
+        &dir,
+        &[
+            "sign-blob",
+            "a.txt",
+            "--bundle",
+            "a.sigstore.json",
+            "--identity-token",
+            &token,
+            "--trust-config",
+            &trust,
+        ],
+    ));
+    let bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("a.sigstore.json")).unwrap()).unwrap();
+    assert!(bundle["verificationMaterial"]["certificate"].is_object());
+    let verify = |file: &str, bundle: &str, identity: &str| {
+        signet(
+            &dir,
+            &[
+                "verify-blob",
+                file,
+                "--bundle",
+                bundle,
+                "--trusted-root",
+                &root,
+                "--certificate-identity",
+                identity,
+                "--certificate-oidc-issuer",
+                &up.oidc_url,
+                "--output",
+                "json",
+            ],
+        )
+    };
+    let out = verify("a.txt", "a.sigstore.json", EMAIL);
+    ok(&out);
+    let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdict["verified"], true, "{verdict}");
+
+    // The wrong identity is rejected by the identity check.
+    let out = verify("a.txt", "a.sigstore.json", "mallory@example.com");
+    assert_eq!(out.status.code(), Some(1));
+    let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdict["check"], "identity", "{verdict}");
+    // A tampered artifact is rejected.
+    std::fs::write(dir.join("b.txt"), b"tampered\n").unwrap();
+    assert_eq!(
+        verify("b.txt", "a.sigstore.json", EMAIL).status.code(),
+        Some(1)
+    );
+    // The public-good root does not trust the stack.
+    let out = signet(
+        &dir,
+        &[
+            "verify-blob",
+            "a.txt",
+            "--bundle",
+            "a.sigstore.json",
+            "--offline",
+            "--certificate-identity",
+            EMAIL,
+            "--certificate-oidc-issuer",
+            &up.oidc_url,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    // Keyless attestation (DSSE, logged as dsse 0.0.1).
+    std::fs::write(
+        dir.join("predicate.json"),
+        br#"{"buildDefinition":{"buildType":"x"}}"#,
+    )
+    .unwrap();
+    ok(&signet(
+        &dir,
+        &[
+            "attest-blob",
+            "a.txt",
+            "--predicate",
+            "predicate.json",
+            "--type",
+            "slsaprovenance1",
+            "--bundle",
+            "a.att.json",
+            "--identity-token",
+            &token,
+            "--trust-config",
+            &trust,
+        ],
+    ));
+    ok(&verify("a.txt", "a.att.json", EMAIL));
+    fails(&verify("b.txt", "a.att.json", EMAIL));
+
+    // A managed key, with the separate trusted root and signing config.
+    ok(&signet(
+        &dir,
+        &["generate-key-pair", "--output-key-prefix", "k"],
+    ));
+    ok(&signet(
+        &dir,
+        &[
+            "sign-blob",
+            "a.txt",
+            "--key",
+            "k.key",
+            "--bundle",
+            "a.key.json",
+            "--trusted-root",
+            &root,
+            "--signing-config",
+            path(&up.signing_config),
+        ],
+    ));
+    ok(&signet(
+        &dir,
+        &[
+            "verify-blob",
+            "a.txt",
+            "--bundle",
+            "a.key.json",
+            "--key",
+            "k.pub",
+            "--trusted-root",
+            &root,
+        ],
+    ));
+    assert_eq!(
+        [
+            log_index(&dir.join("a.sigstore.json")),
+            log_index(&dir.join("a.att.json")),
+            log_index(&dir.join("a.key.json"))
+        ],
+        [0, 1, 2]
+    );
+    up.stop();
+}
+
+#[test]
+fn a_restart_keeps_keys_log_and_urls() {
+    let dir = workdir("up-restart");
+    let data = dir.join("stack");
+    // Ephemeral ports on the first run; the restart reuses them.
+    let up = Up::start(&data);
+    let first_root = std::fs::read(&up.trusted_root).unwrap();
+    let first_urls = (up.log_url.clone(), up.ca_url.clone(), up.oidc_url.clone());
+    std::fs::write(dir.join("a.txt"), b"before the restart\n").unwrap();
+    let token = up.token(EMAIL);
+    ok(&signet(
+        &dir,
+        &[
+            "sign-blob",
+            "a.txt",
+            "--bundle",
+            "a.json",
+            "--identity-token",
+            &token,
+            "--trust-config",
+            path(&up.trust_config),
+        ],
+    ));
+    up.stop();
+
+    let up = Up::start_with(&data, &[]);
+    assert_eq!(
+        (up.log_url.clone(), up.ca_url.clone(), up.oidc_url.clone()),
+        first_urls
+    );
+    assert_eq!(std::fs::read(&up.trusted_root).unwrap(), first_root);
+    ok(&signet(
+        &dir,
+        &[
+            "verify-blob",
+            "a.txt",
+            "--bundle",
+            "a.json",
+            "--trusted-root",
+            path(&up.trusted_root),
+            "--certificate-identity",
+            EMAIL,
+            "--certificate-oidc-issuer",
+            &up.oidc_url,
+        ],
+    ));
+    std::fs::write(dir.join("b.txt"), b"after the restart\n").unwrap();
+    let token = up.token(EMAIL);
+    ok(&signet(
+        &dir,
+        &[
+            "sign-blob",
+            "b.txt",
+            "--bundle",
+            "b.json",
+            "--identity-token",
+            &token,
+            "--trust-config",
+            path(&up.trust_config),
+        ],
+    ));
+    assert_eq!(
+        log_index(&dir.join("b.json")),
+        1,
+        "the log kept its first entry"
+    );
+    up.stop();
+}
+
+#[test]
+fn dev_token_needs_an_identity_and_a_reachable_issuer() {
+    let dir = workdir("up-token");
+    let out = signet(&dir, &["dev", "token", "--issuer", "http://127.0.0.1:9"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = signet(
+        &dir,
+        &[
+            "dev",
+            "token",
+            "--issuer",
+            "http://127.0.0.1:9",
+            "--email",
+            EMAIL,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_non_loopback_host_is_refused() {
+    let dir = workdir("up-host");
+    let out = signet(
+        &dir,
+        &[
+            "up",
+            "--data-dir",
+            "stack",
+            "--host",
+            "0.0.0.0",
+            "--log-port",
+            "0",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("non-loopback"));
+}

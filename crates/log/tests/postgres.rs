@@ -1,0 +1,332 @@
+//! The log over a REAL PostgreSQL server (a private cluster per test, see
+//! `pg/mod.rs`): the behaviours of server.rs (appends, proofs, dedupe,
+//! restart), then two replicas on one database: writes through either land
+//! in one tree, and when the sequencer's session dies another takes over.
+
+mod common;
+mod pg;
+
+use std::time::Duration;
+
+use common::{hashedrekord, http, tlog_entry, trust, Key};
+use serde_json::{json, Value};
+use signet_log::replica::PostgresConfig;
+use signet_log::{start, Config, RunningLog};
+use signet_model::encoding::{decode_base64, encode_base64};
+use signet_tlog::{merkle, Checkpoint, Note};
+use tokio::net::TcpListener;
+
+const PUBLIC_URL: &str = "http://log.test";
+
+async fn replica(dir: &std::path::Path, url: &str) -> RunningLog {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = Config::new(dir, PUBLIC_URL);
+    config.batch_interval = Duration::from_millis(2);
+    config.max_body = 16 * 1024;
+    config.postgres = Some(PostgresConfig {
+        url: url.to_string(),
+        advertise_url: None,
+    });
+    start(&config, listener).await.unwrap()
+}
+
+async fn info(log: &RunningLog) -> Value {
+    http(log.addr, "GET", "/api/v1/log", None).await.json()
+}
+
+fn hashes(v: &Value) -> Vec<merkle::Hash> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            hex::decode(h.as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Checks `GET /api/v1/log/proof` from `old` (a checkpoint note) to the
+/// log's current checkpoint, and returns the current one.
+async fn check_consistent(log: &RunningLog, old: &str) -> String {
+    let new_note =
+        String::from_utf8(http(log.addr, "GET", "/checkpoint", None).await.body).unwrap();
+    let old_cp = Checkpoint::from_note(&Note::parse(old).unwrap()).unwrap();
+    let new_cp = Checkpoint::from_note(&Note::parse(&new_note).unwrap()).unwrap();
+    log.context
+        .signer
+        .verifier()
+        .unwrap()
+        .verify(&Note::parse(&new_note).unwrap())
+        .unwrap();
+    if old_cp.size() > 0 && old_cp.size() < new_cp.size() {
+        let r = http(
+            log.addr,
+            "GET",
+            &format!(
+                "/api/v1/log/proof?firstSize={}&lastSize={}",
+                old_cp.size(),
+                new_cp.size()
+            ),
+            None,
+        )
+        .await
+        .json();
+        merkle::verify_consistency(
+            old_cp.size(),
+            new_cp.size(),
+            old_cp.root_hash(),
+            new_cp.root_hash(),
+            &hashes(&r["hashes"]),
+        )
+        .unwrap();
+    } else {
+        assert!(old_cp.size() <= new_cp.size());
+    }
+    new_note
+}
+
+/// POSTs until a non-503 answer (a replica may be between sequencers).
+async fn post_retry(addr: std::net::SocketAddr, path: &str, body: &[u8]) -> common::Resp {
+    for _ in 0..100 {
+        let r = http(addr, "POST", path, Some(body)).await;
+        if r.status != 503 {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("still 503 after 5 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_appends_proofs_dedupe_and_restart() {
+    let Some(cluster) = pg::Cluster::start() else {
+        return;
+    };
+    let url = cluster.database("log");
+    let dir = tempfile::tempdir().unwrap();
+    let log = replica(dir.path(), &url).await;
+    assert!(log.context.sequencer.is_active());
+    let key = Key::new();
+
+    // 300 concurrent entries: a full level-0 tile and a partial one.
+    let mut tasks = Vec::new();
+    let mut requests = Vec::new();
+    for i in 0..300u32 {
+        let req = hashedrekord(&key, format!("artifact {i}").as_bytes(), &key.pem());
+        requests.push(req.clone());
+        let addr = log.addr;
+        tasks.push(tokio::spawn(async move {
+            http(addr, "POST", "/api/v1/log/entries", Some(&req)).await
+        }));
+    }
+    let trust_material = trust(&log);
+    for (i, t) in tasks.into_iter().enumerate() {
+        let r = t.await.unwrap();
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        if i % 50 == 0 {
+            let (_, entry) = tlog_entry(&r.json());
+            let entry: signet_model::bundle::TransparencyLogEntry =
+                serde_json::from_value(entry).unwrap();
+            signet_verify::tlog::verify_entry(&entry, &trust_material, i64::MAX / 2).unwrap();
+        }
+    }
+
+    // Dedupe: v1 answers 409 with the location, v2 the existing entry.
+    let r = http(log.addr, "POST", "/api/v1/log/entries", Some(&requests[7])).await;
+    assert_eq!(r.status, 409);
+    assert!(r.headers["location"].starts_with("/api/v1/log/entries/"));
+    let racing = hashedrekord(&key, b"racing", &key.pem());
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let racing = racing.clone();
+        let addr = log.addr;
+        tasks.push(tokio::spawn(async move {
+            http(addr, "POST", "/api/v1/log/entries", Some(&racing))
+                .await
+                .status
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(statuses, [201, 409, 409, 409, 409, 409]);
+    let digest = signet_crypto::sha256(b"v2 artifact");
+    let v2 = json!({"hashedRekordRequestV002": {
+        "digest": encode_base64(&digest),
+        "signature": {
+            "content": encode_base64(&key.sign(b"v2 artifact")),
+            "verifier": {"publicKey": {"rawBytes": encode_base64(&key.spki)}, "keyDetails": "PKIX_ECDSA_P256_SHA_256"}
+        }
+    }})
+    .to_string();
+    let r = http(log.addr, "POST", "/api/v2/log/entries", Some(v2.as_bytes())).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let r = http(log.addr, "POST", "/api/v2/log/entries", Some(v2.as_bytes())).await;
+    assert_eq!(r.status, 200);
+    let bad = hashedrekord(&Key::new(), b"x", &key.pem());
+    assert_eq!(
+        http(log.addr, "POST", "/api/v1/log/entries", Some(&bad))
+            .await
+            .status,
+        400
+    );
+    let before = info(&log).await;
+    assert_eq!(before["treeSize"], 302);
+    let old_note = before["signedTreeHead"].as_str().unwrap().to_string();
+    log.stop().await.unwrap();
+
+    // Restart on the same database: same tree, every entry provable.
+    let log = replica(dir.path(), &url).await;
+    let trust_material = trust(&log);
+    let after = info(&log).await;
+    assert_eq!(after["signedTreeHead"].as_str().unwrap(), old_note);
+    let mut leaves = Vec::new();
+    for i in 0..302u64 {
+        let r = http(
+            log.addr,
+            "GET",
+            &format!("/api/v1/log/entries?logIndex={i}"),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 200);
+        let (uuid, entry) = tlog_entry(&r.json());
+        let entry: signet_model::bundle::TransparencyLogEntry =
+            serde_json::from_value(entry).unwrap();
+        if i % 29 == 0 {
+            signet_verify::tlog::verify_entry(&entry, &trust_material, i64::MAX / 2).unwrap();
+        }
+        leaves.push(merkle::leaf_hash(&entry.canonicalized_body));
+        assert_eq!(hex::encode(leaves[i as usize]), uuid);
+    }
+    for i in 0..5u32 {
+        let req = hashedrekord(&key, format!("after restart {i}").as_bytes(), &key.pem());
+        let r = http(log.addr, "POST", "/api/v1/log/entries", Some(&req)).await;
+        assert_eq!(r.status, 201);
+        let (_, e) = tlog_entry(&r.json());
+        leaves.push(merkle::leaf_hash(
+            &decode_base64(e["canonicalizedBody"].as_str().unwrap()).unwrap(),
+        ));
+    }
+    let new_note = check_consistent(&log, &old_note).await;
+    let new = Checkpoint::from_note(&Note::parse(&new_note).unwrap()).unwrap();
+    assert_eq!(*new.root_hash(), merkle::root(&leaves));
+    let t = http(log.addr, "GET", "/tile/0/000", None).await;
+    assert_eq!(
+        t.body,
+        leaves[..256].iter().flatten().copied().collect::<Vec<u8>>()
+    );
+    // Search works from PostgreSQL too.
+    let r = http(
+        log.addr,
+        "POST",
+        "/api/v1/index/retrieve",
+        Some(
+            json!({"publicKey": {"format": "x509", "content": encode_base64(key.pem().as_bytes())}})
+                .to_string()
+                .as_bytes(),
+        ),
+    )
+    .await;
+    assert_eq!(r.json().as_array().unwrap().len(), 256);
+    log.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_one_tree_and_fail_over() {
+    let Some(cluster) = pg::Cluster::start() else {
+        return;
+    };
+    let url = cluster.database("log");
+    let dir = tempfile::tempdir().unwrap();
+    let a = replica(dir.path(), &url).await;
+    let b = replica(dir.path(), &url).await;
+    assert!(a.context.sequencer.is_active());
+    assert!(!b.context.sequencer.is_active());
+    let first_note = info(&a).await["signedTreeHead"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let key = std::sync::Arc::new(Key::new());
+
+    // Writes through both replicas, concurrently.
+    let mut tasks = Vec::new();
+    for i in 0..80u32 {
+        let req = hashedrekord(&key, format!("replicated {i}").as_bytes(), &key.pem());
+        let addr = if i % 2 == 0 { a.addr } else { b.addr };
+        tasks.push(tokio::spawn(async move {
+            post_retry(addr, "/api/v1/log/entries", &req).await
+        }));
+    }
+    let trust_material = trust(&a);
+    let mut indexes = Vec::new();
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let (_, entry) = tlog_entry(&r.json());
+        let entry: signet_model::bundle::TransparencyLogEntry =
+            serde_json::from_value(entry).unwrap();
+        signet_verify::tlog::verify_entry(&entry, &trust_material, i64::MAX / 2).unwrap();
+        indexes.push(entry.log_index.0);
+    }
+    indexes.sort();
+    assert_eq!(indexes, (0..80).collect::<Vec<u64>>());
+    // The follower reads what it forwarded, and both agree on the tree.
+    let (ia, ib) = (info(&a).await, info(&b).await);
+    assert_eq!(ia["treeSize"], 80);
+    assert_eq!(ia["rootHash"], ib["rootHash"]);
+    let r = http(b.addr, "GET", "/api/v1/log/entries?logIndex=79", None).await;
+    assert_eq!(r.status, 200);
+    let note = check_consistent(&b, &first_note).await;
+
+    // The sequencer's database session dies (as when its process is
+    // killed): its lock is gone, it can commit nothing more, and a replica
+    // takes over; writes through either replica go on in the same tree.
+    let admin = cluster.url("postgres");
+    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let killed = client
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks \
+             WHERE locktype = 'advisory' AND granted AND objid = $1::bigint::oid",
+            &[&(signet_log::storage::postgres::SEQUENCER_LOCK & 0xffff_ffff)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(killed.len(), 1);
+    let mut tasks = Vec::new();
+    for i in 0..40u32 {
+        let req = hashedrekord(&key, format!("after failover {i}").as_bytes(), &key.pem());
+        let addr = if i % 2 == 0 { a.addr } else { b.addr };
+        tasks.push(tokio::spawn(async move {
+            post_retry(addr, "/api/v1/log/entries", &req).await
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().status, 201);
+    }
+    let note = check_consistent(&a, &note).await;
+    assert_eq!(info(&b).await["treeSize"], 120);
+
+    // The sequencer stops for good: the other replica takes over.
+    let (leader, follower) = if a.context.sequencer.is_active() {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    leader.stop().await.unwrap();
+    let req = hashedrekord(&key, b"after the leader left", &key.pem());
+    let r = post_retry(follower.addr, "/api/v1/log/entries", &req).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert!(follower.context.sequencer.is_active());
+    let (_, e) = tlog_entry(&r.json());
+    assert_eq!(e["logIndex"], "120");
+    check_consistent(&follower, &note).await;
+    follower.stop().await.unwrap();
+}
