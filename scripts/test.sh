@@ -9,6 +9,7 @@
 #                    (@sigstore/verify, @sigstore/cli, pinned by
 #                     scripts/peers/node/package-lock.json)
 #   docker-registry, skopeo, htpasswd   from Debian (apt-get), on PATH
+#   postgresql       /usr/lib/postgresql/*/bin (Debian's postgresql)
 # SIGNET_SKIP_PEERS=1 skips the installs and the interop tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,8 +71,19 @@ install_registry_peers() {
   apt_install docker-registry skopeo apache2-utils
 }
 
+install_postgresql() {
+  # crates/log/tests/postgres.rs: a private cluster per test (initdb,
+  # pg_ctl as `nobody` on 127.0.0.1); no system service is started.
+  if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    return
+  fi
+  echo "== installing postgresql"
+  apt_install postgresql
+}
+
 if [ "${SIGNET_SKIP_PEERS:-}" != 1 ]; then
   mkdir -p "$PEERS"
+  install_postgresql
   install_sigstore_python
   install_sigstore_js
   install_registry_peers
