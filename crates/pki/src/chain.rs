@@ -193,39 +193,15 @@ pub struct ChainVerifier {
     issued: IssuedMemo,
 }
 
-/// Remembers `(CA index, SHA-256 of leaf DER)` pairs whose issuing signature
-/// verified, so that a certificate seen again (a timestamp authority's
-/// signing certificate, above all) costs no second signature check.
+/// `(CA index, SHA-256 of leaf DER)` pairs of leaves that are trust material
+/// themselves (a timestamp authority's signing certificate), whose issuing
+/// signature was verified once, at construction. Leaves from bundles are
+/// never added: each bundle's own certificate is always checked.
 ///
-/// Invariant: a pair is only inserted after `verify_issued_by` succeeded
+/// Invariant: a pair is only present after `verify_issued_by` succeeded
 /// against `cas[index].ca.chain[0]`, which never changes for a verifier.
-#[derive(Debug, Default)]
-struct IssuedMemo(std::sync::RwLock<std::collections::HashSet<(usize, [u8; 32])>>);
-
-/// Most pairs remembered; past that the memo starts over.
-const MAX_MEMO: usize = 4096;
-
-impl IssuedMemo {
-    fn contains(&self, key: &(usize, [u8; 32])) -> bool {
-        self.0.read().is_ok_and(|set| set.contains(key))
-    }
-
-    fn insert(&self, key: (usize, [u8; 32])) {
-        if let Ok(mut set) = self.0.write() {
-            if set.len() >= MAX_MEMO {
-                set.clear();
-            }
-            set.insert(key);
-        }
-    }
-}
-
-impl Clone for IssuedMemo {
-    fn clone(&self) -> Self {
-        let set = self.0.read().map(|s| s.clone()).unwrap_or_default();
-        IssuedMemo(std::sync::RwLock::new(set))
-    }
-}
+#[derive(Debug, Clone, Default)]
+struct IssuedMemo(std::collections::HashSet<(usize, [u8; 32])>);
 
 /// Extensions signet understands (or, for the identifiers, may ignore).
 fn is_known_extension(oid: &ObjectIdentifier) -> bool {
@@ -295,6 +271,29 @@ pub fn check_ca_chain(chain: &[Certificate]) -> Result<(), CaDefect> {
 impl ChainVerifier {
     /// Checks every CA's own chain once; broken CAs are kept (so that errors
     /// can name them) but never accept a leaf.
+    /// As [`ChainVerifier::new`], and verifies once the issuing signature of
+    /// `known_leaves`: certificates that are themselves trust material (a
+    /// timestamp authority's signing certificate), so that validating them
+    /// again later costs no signature. Every other check still runs.
+    pub fn with_known_leaves(cas: Vec<TrustedCa>, known_leaves: &[Certificate]) -> ChainVerifier {
+        let mut verifier = ChainVerifier::new(cas);
+        let mut issued = IssuedMemo::default();
+        for leaf in known_leaves {
+            for (ca_index, entry) in verifier.cas.iter().enumerate() {
+                let Some(issuer) = entry.ca.chain.first() else {
+                    continue;
+                };
+                if entry.status.is_ok() && leaf.verify_issued_by(issuer).is_ok() {
+                    issued
+                        .0
+                        .insert((ca_index, signet_crypto::sha256(leaf.der())));
+                }
+            }
+        }
+        verifier.issued = issued;
+        verifier
+    }
+
     pub fn new(cas: Vec<TrustedCa>) -> ChainVerifier {
         let cas = cas
             .into_iter()
@@ -425,11 +424,14 @@ impl ChainVerifier {
             return Err(ChainError::UntrustedBundleCertificate { index });
         }
         let issuer = &ca.chain[0];
-        let memo_key = (ca_index, signet_crypto::sha256(leaf.der()));
-        if !self.issued.contains(&memo_key) {
+        let known = !self.issued.0.is_empty()
+            && self
+                .issued
+                .0
+                .contains(&(ca_index, signet_crypto::sha256(leaf.der())));
+        if !known {
             leaf.verify_issued_by(issuer)
                 .map_err(|source| ChainError::LeafSignature { ca_index, source })?;
-            self.issued.insert(memo_key);
         }
         Ok(VerifiedChain {
             ca_index,
@@ -786,6 +788,39 @@ mod tests {
                 source: CertError::BadSignature(_)
             }
         ));
+    }
+
+    #[test]
+    fn known_leaves_skip_only_their_own_signature() {
+        let p = pki();
+        let known = leaf(&p);
+        let forged = sign(
+            tbs("leaf", "int", &Key::new(), NB, NA, leaf_exts()),
+            &Key::new(),
+        );
+        // A forged "known" leaf is not remembered: it still fails.
+        let cv =
+            ChainVerifier::with_known_leaves(vec![trusted(&p)], &[known.clone(), forged.clone()]);
+        cv.verify(&known, &[], AT, Purpose::CodeSigning).unwrap();
+        assert!(matches!(
+            cv.verify(&forged, &[], AT, Purpose::CodeSigning)
+                .unwrap_err(),
+            ChainError::LeafSignature { .. }
+        ));
+        // Every other check still runs for a known leaf.
+        assert!(matches!(
+            cv.verify(&known, &[], NA as i64 + 1, Purpose::CodeSigning)
+                .unwrap_err(),
+            ChainError::LeafNotValidAt { .. }
+        ));
+        assert!(matches!(
+            cv.verify(&known, &[], AT, Purpose::TimeStamping)
+                .unwrap_err(),
+            ChainError::WrongExtendedKeyUsage { .. }
+        ));
+        // Other leaves are verified in full.
+        let other = leaf(&p);
+        cv.verify(&other, &[], AT, Purpose::CodeSigning).unwrap();
     }
 
     #[test]

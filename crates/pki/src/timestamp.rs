@@ -215,15 +215,23 @@ pub struct TimestampAuthority {
 
 impl TimestampAuthority {
     pub fn new(chain: Vec<Certificate>, valid_from: Option<i64>, valid_until: Option<i64>) -> Self {
-        let ca = |certs: &[Certificate]| {
-            ChainVerifier::new(vec![TrustedCa {
-                chain: certs.to_vec(),
-                valid_from: None,
-                valid_until: None,
-            }])
+        let ca = |certs: &[Certificate], known: &[Certificate]| {
+            ChainVerifier::with_known_leaves(
+                vec![TrustedCa {
+                    chain: certs.to_vec(),
+                    valid_from: None,
+                    valid_until: None,
+                }],
+                known,
+            )
         };
-        let above_leaf = ca(chain.get(1..).unwrap_or_default());
-        let whole = ca(&chain);
+        // The authority's own signing certificate is trust material: its
+        // issuing signature is checked here, once.
+        let above_leaf = ca(
+            chain.get(1..).unwrap_or_default(),
+            chain.get(..1).unwrap_or_default(),
+        );
+        let whole = ca(&chain, &[]);
         TimestampAuthority {
             chain,
             valid_from,
