@@ -10,6 +10,9 @@
 #                     scripts/peers/node/package-lock.json)
 #   docker-registry, skopeo, htpasswd   from Debian (apt-get), on PATH
 #   postgresql       /usr/lib/postgresql/*/bin (Debian's postgresql)
+#   openssl          from Debian, on PATH (crates/tsa/tests: `openssl ts`)
+#   softhsm2, opensc /usr/lib/softhsm/libsofthsm2.so, softhsm2-util,
+#                    pkcs11-tool (Debian's), for the PKCS#11 CA key test
 # SIGNET_SKIP_PEERS=1 skips the installs and the interop tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -81,9 +84,31 @@ install_postgresql() {
   apt_install postgresql
 }
 
+install_softhsm() {
+  # crates/ca/tests/pkcs11.rs: the CA key in a SoftHSM2 token (a private
+  # token directory per test), made with softhsm2-util and pkcs11-tool.
+  if [ -f /usr/lib/softhsm/libsofthsm2.so ] && command -v softhsm2-util >/dev/null \
+    && command -v pkcs11-tool >/dev/null; then
+    return
+  fi
+  echo "== installing softhsm2, opensc"
+  apt_install softhsm2 opensc
+}
+
+install_openssl() {
+  # crates/tsa/tests/server.rs: `openssl ts -reply/-verify` as a peer.
+  if command -v openssl >/dev/null; then
+    return
+  fi
+  echo "== installing openssl"
+  apt_install openssl
+}
+
 if [ "${SIGNET_SKIP_PEERS:-}" != 1 ]; then
   mkdir -p "$PEERS"
   install_postgresql
+  install_openssl
+  install_softhsm
   install_sigstore_python
   install_sigstore_js
   install_registry_peers

@@ -238,6 +238,31 @@ pub fn load_or_create(paths: &KeyPaths, now: i64) -> Result<CaMaterial, KeyError
     })
 }
 
+/// Loads the chain and CT key from `paths` for a CA key held elsewhere
+/// (a PKCS#11 token): the chain must exist, since no root can be made for a
+/// key this process cannot export; the CT key is created if absent.
+pub fn load_with_signer(
+    paths: &KeyPaths,
+    signer: Arc<dyn CaSigner>,
+) -> Result<CaMaterial, KeyError> {
+    if !paths.ca_chain.exists() {
+        return Err(KeyError::Chain {
+            path: paths.ca_chain.clone(),
+            why: "missing: a CA key in a token needs its certificate chain (issuing \
+                  certificate first, root last)"
+                .into(),
+        });
+    }
+    let chain = load_chain(&paths.ca_chain)?;
+    let ct = load_or_create_ct(&paths.ct_key)?;
+    Ok(CaMaterial {
+        signer,
+        chain,
+        ct_signer: Arc::new(ct),
+        generated: false,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

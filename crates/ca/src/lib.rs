@@ -23,11 +23,13 @@ pub mod oidc;
 pub mod request_key;
 pub mod server;
 pub mod signer;
+pub mod signer_pkcs11;
 pub mod trust;
 
 pub use ca::{CaError, CertificateAuthority, IssuedChain};
 pub use config::{CaConfig, IssuerConfig, IssuerType};
 pub use signer::{CaSigner, FileSigner, SigAlg, SignerError};
+pub use signer_pkcs11::{Pkcs11Error, Pkcs11Signer, Pkcs11Uri};
 
 /// Seconds since the Unix epoch now (0 if the clock is before 1970).
 pub(crate) fn unix_now() -> i64 {

@@ -339,6 +339,9 @@ async fn configuration(State(state): State<Arc<CaServer>>) -> Json<Configuration
 pub struct ServeOptions {
     pub listen: SocketAddr,
     pub keys: KeyPaths,
+    /// A CA key held elsewhere (PKCS#11); then `keys.ca_key` is unused and
+    /// `keys.ca_chain` must exist.
+    pub ca_signer: Option<Arc<dyn crate::signer::CaSigner>>,
     pub config: CaConfig,
     /// The URL clients reach the CA at (for the trust root's `uri`).
     pub public_url: Option<String>,
@@ -366,7 +369,10 @@ pub enum ServeError {
 /// Loads or creates the keys, binds, writes the trust pieces, and serves
 /// until Ctrl-C. `on_ready` receives the bound address.
 pub async fn run(opts: ServeOptions, on_ready: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
-    let material = keys::load_or_create(&opts.keys, crate::unix_now())?;
+    let material = match &opts.ca_signer {
+        Some(signer) => keys::load_with_signer(&opts.keys, signer.clone())?,
+        None => keys::load_or_create(&opts.keys, crate::unix_now())?,
+    };
     if material.generated {
         eprintln!(
             "signet-ca: generated a new root and intermediate CA in {}",

@@ -36,10 +36,15 @@ use serde_json::json;
 use signet_model::encoding::encode_base64;
 use tokio::net::TcpStream;
 
+pub use crate::bench_ca::CaBenchArgs;
+
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Load-test an in-process `signet log serve` on loopback.
     Log(LogBenchArgs),
+    /// Load-test an in-process `signet ca serve` (with a dev OIDC issuer)
+    /// on loopback.
+    Ca(CaBenchArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -85,17 +90,24 @@ pub fn run(cmd: BenchCommand) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        BenchCommand::Ca(args) => match crate::bench_ca::ca_bench(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("signet: bench ca: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Per-second rate of `n` operations in `d`.
-fn rate(n: usize, d: Duration) -> f64 {
+pub(crate) fn rate(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64().max(1e-9)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -211,16 +223,16 @@ async fn request(
 
 /// Outcome of one timed phase.
 #[derive(Default)]
-struct Phase {
-    ok: usize,
-    failed: usize,
-    latencies: Vec<Duration>,
-    elapsed: Duration,
+pub(crate) struct Phase {
+    pub(crate) ok: usize,
+    pub(crate) failed: usize,
+    pub(crate) latencies: Vec<Duration>,
+    pub(crate) elapsed: Duration,
 }
 
 /// Runs `clients` workers that each take the next job index until `jobs`
 /// are done or `limit` passes; `ok_status` counts as success.
-async fn phase<F>(
+pub(crate) async fn phase<F>(
     addr: std::net::SocketAddr,
     clients: usize,
     jobs: usize,

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Subcommand, ValueEnum};
@@ -11,6 +12,7 @@ use signet_ca::config::{CaConfig, IssuerConfig, IssuerType};
 use signet_ca::dev_oidc::{DevAlg, DevOidcOptions};
 use signet_ca::keys::KeyPaths;
 use signet_ca::server::ServeOptions;
+use signet_ca::{CaSigner, Pkcs11Signer, Pkcs11Uri};
 
 #[derive(Subcommand)]
 pub enum CaCommand {
@@ -36,8 +38,14 @@ pub struct ServeArgs {
     data_dir: PathBuf,
     /// Issuing CA private key (PKCS#8 PEM); default DATA_DIR/ca-key.pem.
     /// With --ca-chain absent too, a new root and intermediate are created.
+    /// Or a key in a token: pkcs11:token=LABEL;object=LABEL[;pin-value=PIN]
+    /// (PIN also from $SIGNET_PKCS11_PIN), with --pkcs11-module.
     #[arg(long)]
-    ca_key: Option<PathBuf>,
+    ca_key: Option<String>,
+    /// PKCS#11 module for a pkcs11: --ca-key, e.g.
+    /// /usr/lib/softhsm/libsofthsm2.so.
+    #[arg(long)]
+    pkcs11_module: Option<PathBuf>,
     /// CA chain PEM, issuing certificate first, root last; default
     /// DATA_DIR/ca-chain.pem.
     #[arg(long)]
@@ -151,8 +159,28 @@ fn serve(args: ServeArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     let mut keys = KeyPaths::in_dir(&args.data_dir);
-    if let Some(p) = args.ca_key {
-        keys.ca_key = p;
+    let mut ca_signer = None;
+    match args.ca_key {
+        Some(k) if Pkcs11Uri::is_pkcs11(&k) => {
+            let signer = Pkcs11Uri::parse(&k)
+                .and_then(|uri| Pkcs11Signer::open(&uri, args.pkcs11_module.as_deref()));
+            match signer {
+                Ok(s) => {
+                    let s: Arc<dyn CaSigner> = Arc::new(s);
+                    ca_signer = Some(s);
+                }
+                Err(e) => {
+                    eprintln!("signet: ca serve: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        Some(p) => keys.ca_key = PathBuf::from(p),
+        None => {}
+    }
+    if ca_signer.is_none() && args.pkcs11_module.is_some() {
+        eprintln!("signet: ca serve: --pkcs11-module needs a pkcs11: --ca-key");
+        return ExitCode::from(2);
     }
     if let Some(p) = args.ca_chain {
         keys.ca_chain = p;
@@ -163,6 +191,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     let opts = ServeOptions {
         listen: args.listen,
         keys,
+        ca_signer,
         config,
         public_url: args.public_url,
         ctlog_url: None,

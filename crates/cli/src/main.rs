@@ -1,5 +1,6 @@
 //! `signet`: sign and verify with Sigstore, and run the services behind it.
 
+mod bench_ca;
 mod bench_cmd;
 mod ca_cmd;
 mod dev_token;
@@ -9,6 +10,7 @@ mod sign_cmd;
 mod stack;
 mod stack_trust;
 mod trust_source;
+mod tsa_cmd;
 mod up_cmd;
 mod verify_cmd;
 
@@ -57,6 +59,11 @@ enum Command {
         #[command(subcommand)]
         command: ca_cmd::CaCommand,
     },
+    /// Run an RFC 3161 timestamp authority.
+    Tsa {
+        #[command(subcommand)]
+        command: tsa_cmd::TsaCommand,
+    },
     /// Run a private Sigstore stack (log, CA, DEV ONLY OIDC issuer) and
     /// write the trusted root and signing config that trust it.
     Up(up_cmd::UpArgs),
@@ -85,6 +92,7 @@ fn main() -> ExitCode {
         Command::VerifyBlob(args) => verify_cmd::verify_blob(args),
         Command::VerifyBundle(args) => verify_cmd::verify_bundle(args),
         Command::Log { command } => log_cmd::run(command),
+        Command::Tsa { command } => tsa_cmd::run(command),
         Command::SignBundle(args) => sign_cmd::sign_bundle(args),
         Command::SignBlob(args) => sign_cmd::sign_blob(args),
         Command::AttestBlob(args) => sign_cmd::attest_blob(args),

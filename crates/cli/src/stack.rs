@@ -1,5 +1,6 @@
-//! The orchestration behind `signet up`: a transparency log, a keyless CA
-//! and a DEV ONLY OIDC issuer in one process, with their state under one
+//! The orchestration behind `signet up`: a transparency log, a keyless CA,
+//! a DEV ONLY OIDC issuer and, with `--tsa`, an RFC 3161 timestamp
+//! authority in one process, with their state under one
 //! data directory, and the client files that trust them.
 //!
 //! Layout of the data directory:
@@ -8,6 +9,7 @@
 //! |---|---|
 //! | `log/` | the log's database and signing key |
 //! | `ca/` | the CA chain and keys, the CT key |
+//! | `tsa/` | the TSA key, root key and chain (with `--tsa`) |
 //! | `stack.json` | the ports of the last run, reused on restart so that URLs (and the log's checkpoint origin) stay the same |
 //! | `trusted_root.json`, `signing_config.json`, `trust_config.json` | the client files |
 //!
@@ -48,6 +50,9 @@ pub struct StackOptions {
     pub log_port: Option<u16>,
     pub ca_port: Option<u16>,
     pub oidc_port: Option<u16>,
+    /// Also run a timestamp authority (and name it in the client files).
+    pub tsa: bool,
+    pub tsa_port: Option<u16>,
 }
 
 /// Why the stack could not start or stop cleanly.
@@ -88,6 +93,8 @@ pub enum StackError {
     Oidc(#[from] signet_ca::oidc::OidcError),
     #[error("dev OIDC issuer: {0}")]
     DevOidc(#[from] signet_ca::dev_oidc::DevOidcError),
+    #[error("TSA: {0}")]
+    Tsa(#[from] signet_tsa::server::ServeError),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> StackError {
@@ -102,6 +109,9 @@ struct Ports {
     log_port: u16,
     ca_port: u16,
     oidc_port: u16,
+    /// 0 when the last run had no TSA (or predates it).
+    #[serde(default)]
+    tsa_port: u16,
 }
 
 fn read_ports(path: &Path) -> Result<Option<Ports>, StackError> {
@@ -230,18 +240,33 @@ pub async fn start(opts: &StackOptions) -> Result<RunningStack, StackError> {
         &ports_file,
     )
     .await?;
+    let tsa_listener = if opts.tsa {
+        let saved = saved.map(|p| p.tsa_port).filter(|p| *p != 0);
+        Some(bind("tsa", opts.host, opts.tsa_port, saved, &ports_file).await?)
+    } else {
+        None
+    };
     let (log_url, log_port) = url_of(&log_listener, "log")?;
     let (ca_url, ca_port) = url_of(&ca_listener, "CA")?;
     let (oidc_url, oidc_port) = url_of(&oidc_listener, "OIDC issuer")?;
+    let (tsa_url, tsa_port) = match &tsa_listener {
+        Some(l) => {
+            let (url, port) = url_of(l, "TSA")?;
+            (Some(url), port)
+        }
+        None => (None, saved.map_or(0, |p| p.tsa_port)),
+    };
     let urls = StackUrls {
         log: log_url,
         ca: ca_url,
         oidc: oidc_url,
+        tsa: tsa_url,
     };
     let ports = Ports {
         log_port,
         ca_port,
         oidc_port,
+        tsa_port,
     };
     let ports_json = serde_json::to_vec_pretty(&ports)
         .map_err(|e| io("encoding the ports")(std::io::Error::other(e)))?;
@@ -265,6 +290,20 @@ pub async fn start(opts: &StackOptions) -> Result<RunningStack, StackError> {
         TOKEN_LIFETIME_SECS,
     )?);
 
+    // The TSA and its trusted-root entry.
+    let tsa = match (&urls.tsa, tsa_listener) {
+        (Some(url), Some(listener)) => {
+            let keys = signet_tsa::server::KeySource::DataDir(data_dir.join("tsa"));
+            let authority =
+                signet_tsa::server::load_authority(&keys, signet_tsa::DEFAULT_POLICY_OID)?;
+            let entry = signet_tsa::trust::trust_root_entry(authority.chain(), url)
+                .map_err(signet_tsa::server::ServeError::from)?;
+            Some((listener, Arc::new(authority), entry))
+        }
+        _ => None,
+    };
+    let tsa_entries: Vec<_> = tsa.iter().map(|(_, _, e)| e.clone()).collect();
+
     // The log.
     let log_dir = data_dir.join("log");
     std::fs::create_dir_all(&log_dir).map_err(io(format!("creating {}", log_dir.display())))?;
@@ -282,7 +321,7 @@ pub async fn start(opts: &StackOptions) -> Result<RunningStack, StackError> {
     let until = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.changed().await;
     };
-    let servers = vec![
+    let mut servers = vec![
         (
             "CA",
             tokio::spawn(signet_ca::server::serve(
@@ -293,9 +332,19 @@ pub async fn start(opts: &StackOptions) -> Result<RunningStack, StackError> {
         ),
         (
             "OIDC issuer",
-            tokio::spawn(signet_ca::dev_oidc::serve(oidc_listener, issuer, until(rx))),
+            tokio::spawn(signet_ca::dev_oidc::serve(
+                oidc_listener,
+                issuer,
+                until(rx.clone()),
+            )),
         ),
     ];
+    if let Some((listener, authority, _)) = tsa {
+        servers.push((
+            "TSA",
+            tokio::spawn(signet_tsa::server::serve(listener, authority, until(rx))),
+        ));
+    }
 
     let files = StackFiles {
         trusted_root: data_dir.join(TRUSTED_ROOT_FILE),
@@ -310,7 +359,7 @@ pub async fn start(opts: &StackOptions) -> Result<RunningStack, StackError> {
         shutdown,
         servers,
     };
-    if let Err(e) = running.write_files(&tlog, &pieces) {
+    if let Err(e) = running.write_files(&tlog, &pieces, &tsa_entries) {
         let _ = running.stop().await;
         return Err(e);
     }
@@ -328,8 +377,9 @@ impl RunningStack {
         &self,
         tlog: &signet_model::trust_root::TransparencyLogInstance,
         pieces: &TrustPieces,
+        tsas: &[signet_model::trust_root::CertificateAuthority],
     ) -> Result<(), StackError> {
-        let root = stack_trust::trusted_root(tlog.clone(), pieces);
+        let root = stack_trust::trusted_root(tlog.clone(), pieces, tsas);
         // Services are usable from when the oldest key became valid.
         let valid_from = root
             .tlogs
@@ -397,6 +447,8 @@ mod tests {
             log_port: None,
             ca_port: None,
             oidc_port: None,
+            tsa: false,
+            tsa_port: None,
         }
     }
 
@@ -416,6 +468,7 @@ mod tests {
             log_port: port,
             ca_port: 0,
             oidc_port: 0,
+            tsa_port: 0,
         };
         std::fs::write(
             dir.path().join(PORTS_FILE),
@@ -464,6 +517,66 @@ mod tests {
         assert_eq!(both.trusted_root, root);
         assert_eq!(both.signing_config.ca_urls[0].url, running.urls.ca);
         assert_eq!(both.signing_config.oidc_urls[0].url, running.urls.oidc);
+        assert!(root.timestamp_authorities.is_empty());
+        assert!(both.signing_config.tsa_urls.is_empty());
         rt.block_on(running.stop()).unwrap();
+    }
+
+    /// Timestamps `signature` at the signing config's TSA.
+    fn timestamp(config: &signet_model::SigningConfig, signature: &[u8]) -> Vec<u8> {
+        let request = signet_sign::tsa::build_request(signature, &[7; 8]).unwrap();
+        let resp = reqwest::blocking::Client::new()
+            .post(&config.tsa_urls[0].url)
+            .header("Content-Type", "application/timestamp-query")
+            .body(request.der)
+            .send()
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        let body = resp.bytes().unwrap().to_vec();
+        signet_sign::tsa::check_response(&body, signature, &request.nonce).unwrap();
+        body
+    }
+
+    #[test]
+    fn with_tsa_its_timestamps_verify_under_the_written_root_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = options(dir.path());
+        opts.tsa = true;
+        let rt = runtime();
+        let running = rt.block_on(start(&opts)).unwrap();
+        let tsa_url = running.urls.tsa.clone().unwrap();
+        let read = |running: &RunningStack| {
+            ClientTrustConfig::from_json(&std::fs::read(&running.files.trust_config).unwrap())
+                .unwrap()
+        };
+        let both = read(&running);
+        assert_eq!(both.trusted_root.timestamp_authorities.len(), 1);
+        assert_eq!(
+            both.trusted_root.timestamp_authorities[0]
+                .operator
+                .as_deref(),
+            Some(stack_trust::OPERATOR)
+        );
+        assert_eq!(
+            both.signing_config.tsa_urls[0].url,
+            format!("{tsa_url}/api/v1/timestamp")
+        );
+        let trust = signet_verify::TrustMaterial::from_trusted_root(&both.trusted_root).unwrap();
+        let response = timestamp(&both.signing_config, b"sig");
+        signet_pki::timestamp::verify_timestamp(&response, b"sig", &trust.tsas).unwrap();
+        assert!(signet_pki::timestamp::verify_timestamp(&response, b"other", &trust.tsas).is_err());
+        rt.block_on(running.stop()).unwrap();
+
+        // A restart keeps the TSA's port and chain.
+        let again = rt.block_on(start(&opts)).unwrap();
+        assert_eq!(again.urls.tsa.as_deref(), Some(tsa_url.as_str()));
+        let both_again = read(&again);
+        assert_eq!(
+            both_again.trusted_root.timestamp_authorities,
+            both.trusted_root.timestamp_authorities
+        );
+        let response = timestamp(&both_again.signing_config, b"sig");
+        signet_pki::timestamp::verify_timestamp(&response, b"sig", &trust.tsas).unwrap();
+        rt.block_on(again.stop()).unwrap();
     }
 }

@@ -1,14 +1,17 @@
 //! The client files `signet up` writes for its stack: a `trusted_root.json`
 //! (the log's `tlogs[]`, the CA's `certificateAuthorities[]` and
-//! `ctlogs[]`), a `signing_config.json` (v0.2: CA, OIDC issuer, Rekor v1
-//! log, no TSA) and a ClientTrustConfig holding both, in the shapes signet,
+//! `ctlogs[]`, and with `--tsa` the TSA's `timestampAuthorities[]`), a
+//! `signing_config.json` (v0.2: CA, OIDC issuer, Rekor v1 log, the TSA if
+//! any) and a ClientTrustConfig holding both, in the shapes signet,
 //! sigstore-python and sigstore-js read.
 
 use signet_ca::trust::{timestamp, TrustPieces};
 use signet_model::signing_config::{
     Service, ServiceConfiguration, CLIENT_TRUST_CONFIG_V0_1, SIGNING_CONFIG_V0_2,
 };
-use signet_model::trust_root::{TimeRange, TransparencyLogInstance, MEDIA_TYPE_V0_1};
+use signet_model::trust_root::{
+    CertificateAuthority, TimeRange, TransparencyLogInstance, MEDIA_TYPE_V0_1,
+};
 use signet_model::{ClientTrustConfig, SigningConfig, TrustedRoot};
 
 /// The operator named in every entry of the generated files.
@@ -20,17 +23,24 @@ pub struct StackUrls {
     pub log: String,
     pub ca: String,
     pub oidc: String,
+    /// The timestamp authority's base URL, when the stack runs one.
+    pub tsa: Option<String>,
 }
 
-/// The trusted root of the stack: its log, CA and CT key.
-pub fn trusted_root(mut log: TransparencyLogInstance, ca: &TrustPieces) -> TrustedRoot {
+/// The trusted root of the stack: its log, CA and CT key, and its timestamp
+/// authorities (none without `--tsa`).
+pub fn trusted_root(
+    mut log: TransparencyLogInstance,
+    ca: &TrustPieces,
+    tsas: &[CertificateAuthority],
+) -> TrustedRoot {
     log.operator.get_or_insert_with(|| OPERATOR.to_string());
     let mut root = TrustedRoot {
         media_type: MEDIA_TYPE_V0_1.to_string(),
         tlogs: vec![log],
         certificate_authorities: vec![],
         ctlogs: vec![],
-        timestamp_authorities: vec![],
+        timestamp_authorities: tsas.to_vec(),
     };
     ca.add_to(&mut root);
     for ca in &mut root.certificate_authorities {
@@ -38,6 +48,9 @@ pub fn trusted_root(mut log: TransparencyLogInstance, ca: &TrustPieces) -> Trust
     }
     for ct in &mut root.ctlogs {
         ct.operator.get_or_insert_with(|| OPERATOR.to_string());
+    }
+    for tsa in &mut root.timestamp_authorities {
+        tsa.operator.get_or_insert_with(|| OPERATOR.to_string());
     }
     root
 }
@@ -55,9 +68,9 @@ fn service(url: &str, major_api_version: u32, valid_from: i64) -> Service {
 }
 
 /// Signing config v0.2: Fulcio API v1 (`/api/v2/signingCert`), the dev
-/// OIDC issuer, the log as Rekor v1, no timestamp authority (Rekor v1
-/// entries carry a signed integrated time). Services are valid from
-/// `valid_from` (unix seconds).
+/// OIDC issuer, the log as Rekor v1, and the timestamp authority when the
+/// stack runs one (without, Rekor v1 entries carry a signed integrated
+/// time). Services are valid from `valid_from` (unix seconds).
 pub fn signing_config(urls: &StackUrls, valid_from: i64) -> SigningConfig {
     SigningConfig {
         media_type: SIGNING_CONFIG_V0_2.to_string(),
@@ -68,7 +81,15 @@ pub fn signing_config(urls: &StackUrls, valid_from: i64) -> SigningConfig {
             selector: "ANY".into(),
             count: None,
         }),
-        tsa_urls: vec![],
+        tsa_urls: urls
+            .tsa
+            .iter()
+            .map(|base| {
+                let mut s = signet_tsa::trust::signing_config_service(base, valid_from);
+                s.operator = Some(OPERATOR.to_string());
+                s
+            })
+            .collect(),
         tsa_config: Some(ServiceConfiguration {
             selector: "ANY".into(),
             count: None,
@@ -97,6 +118,7 @@ mod tests {
             log: "http://127.0.0.1:1".into(),
             ca: "http://127.0.0.1:2".into(),
             oidc: "http://127.0.0.1:3".into(),
+            tsa: None,
         }
     }
 
@@ -113,6 +135,15 @@ mod tests {
         assert_eq!(logs[0].major_api_version, 1);
         assert!(SigningConfig::select(&again.ca_urls, &[1], 1_600_000_000).is_empty());
         assert!(again.tsa_urls.is_empty());
+
+        let with_tsa = StackUrls {
+            tsa: Some("http://127.0.0.1:4".into()),
+            ..urls()
+        };
+        let config = signing_config(&with_tsa, 1_700_000_000);
+        let tsas = SigningConfig::select(&config.tsa_urls, &[1], now);
+        assert_eq!(tsas[0].url, "http://127.0.0.1:4/api/v1/timestamp");
+        assert_eq!(tsas[0].operator.as_deref(), Some(OPERATOR));
     }
 
     #[test]
@@ -138,7 +169,7 @@ mod tests {
             certificate_authorities: vec![],
             ctlogs: vec![],
         };
-        let root = trusted_root(log, &pieces);
+        let root = trusted_root(log, &pieces, &[]);
         assert_eq!(root.tlogs[0].operator.as_deref(), Some(OPERATOR));
         let doc = client_trust_config(&root, &signing_config(&urls(), 1_700_000_000));
         let json = serde_json::to_vec(&doc).unwrap();

@@ -28,6 +28,13 @@ pub struct UpArgs {
     /// OIDC issuer port (0: any free port; default: the last run's, else any).
     #[arg(long)]
     oidc_port: Option<u16>,
+    /// Also run an RFC 3161 timestamp authority and name it in the trusted
+    /// root and signing config.
+    #[arg(long)]
+    tsa: bool,
+    /// TSA port (0: any free port; default: the last run's, else any).
+    #[arg(long, requires = "tsa")]
+    tsa_port: Option<u16>,
     /// Once everything is up, write the URLs and file paths here as JSON
     /// (for scripts and tests; written atomically).
     #[arg(long)]
@@ -43,6 +50,8 @@ pub struct Ready<'a> {
     pub log_url: &'a str,
     pub ca_url: &'a str,
     pub oidc_url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tsa_url: Option<&'a str>,
     pub trusted_root: &'a Path,
     pub signing_config: &'a Path,
     pub trust_config: &'a Path,
@@ -62,6 +71,8 @@ pub fn up(args: UpArgs) -> ExitCode {
         log_port: args.log_port,
         ca_port: args.ca_port,
         oidc_port: args.oidc_port,
+        tsa: args.tsa,
+        tsa_port: args.tsa_port,
     };
     runtime.block_on(async move {
         let running = match stack::start(&opts).await {
@@ -91,6 +102,7 @@ fn write_ready(path: &Path, running: &RunningStack) -> Result<(), stack::StackEr
         log_url: &running.urls.log,
         ca_url: &running.urls.ca,
         oidc_url: &running.urls.oidc,
+        tsa_url: running.urls.tsa.as_deref(),
         trusted_root: &running.files.trusted_root,
         signing_config: &running.files.signing_config,
         trust_config: &running.files.trust_config,
@@ -118,12 +130,15 @@ fn print_banner(running: &RunningStack) {
     let root = sh(&files.trusted_root.display().to_string());
     let trust = sh(&files.trust_config.display().to_string());
     let email = "alice@example.com";
+    let tsa = urls.tsa.as_ref().map_or(String::new(), |t| {
+        format!("\x20 timestamp auth.   {t}   (RFC 3161, /api/v1/timestamp)\n")
+    });
     println!(
         "signet up: a private Sigstore stack\n\
          \x20 transparency log  {log}   (Rekor v1 and v2 APIs)\n\
          \x20 certificate auth. {ca}   (Fulcio API)\n\
          \x20 OIDC issuer       {oidc}   DEV ONLY: mints tokens for ANY identity\n\
-         \x20 data directory    {dir}\n\
+         {tsa}\x20 data directory    {dir}\n\
          \x20 trusted root      {root}\n\
          \x20 signing config    {config}\n\
          \x20 trust config      {trust}\n\

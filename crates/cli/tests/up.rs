@@ -272,3 +272,118 @@ fn a_non_loopback_host_is_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("non-loopback"));
 }
+
+#[test]
+fn with_tsa_keyless_bundles_carry_a_verified_rfc3161_timestamp() {
+    let dir = workdir("up-tsa");
+    let up = Up::start_with(
+        &dir.join("stack"),
+        &[
+            "--log-port",
+            "0",
+            "--ca-port",
+            "0",
+            "--oidc-port",
+            "0",
+            "--tsa",
+            "--tsa-port",
+            "0",
+        ],
+    );
+    let root: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&up.trusted_root).unwrap()).unwrap();
+    assert_eq!(root["timestampAuthorities"].as_array().unwrap().len(), 1);
+    std::fs::write(dir.join("a.txt"), b"artifact\n").unwrap();
+    let token = up.token(EMAIL);
+    ok(&signet(
+        &dir,
+        &[
+            "sign-blob",
+            "a.txt",
+            "--bundle",
+            "a.json",
+            "--identity-token",
+            &token,
+            "--trust-config",
+            path(&up.trust_config),
+        ],
+    ));
+    let mut bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("a.json")).unwrap()).unwrap();
+    let stamps = &bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"];
+    assert_eq!(stamps.as_array().map(Vec::len), Some(1), "{bundle}");
+    let verify = |bundle: &str| {
+        signet(
+            &dir,
+            &[
+                "verify-blob",
+                "a.txt",
+                "--bundle",
+                bundle,
+                "--trusted-root",
+                path(&up.trusted_root),
+                "--certificate-identity",
+                EMAIL,
+                "--certificate-oidc-issuer",
+                &up.oidc_url,
+                "--output",
+                "json",
+            ],
+        )
+    };
+    // The verified signing times: the log's, and the TSA's (authority 0).
+    let timestamp_times = |bundle: &str| {
+        let out = verify(bundle);
+        ok(&out);
+        let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(verdict["verified"], true, "{verdict}");
+        verdict["result"]["signingTimes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["source"] == "timestamp")
+            .count()
+    };
+    assert_eq!(timestamp_times("a.json"), 1);
+
+    // A timestamp from another authority (one the root does not list) is
+    // not counted (as sigstore-go: the log's time still verifies).
+    let other = workdir("up-tsa-other");
+    let other_up = Up::start_with(
+        &other.join("stack"),
+        &[
+            "--log-port",
+            "0",
+            "--ca-port",
+            "0",
+            "--oidc-port",
+            "0",
+            "--tsa",
+            "--tsa-port",
+            "0",
+        ],
+    );
+    let token = other_up.token(EMAIL);
+    std::fs::copy(dir.join("a.txt"), other.join("a.txt")).unwrap();
+    ok(&signet(
+        &other,
+        &[
+            "sign-blob",
+            "a.txt",
+            "--bundle",
+            "a.json",
+            "--identity-token",
+            &token,
+            "--trust-config",
+            path(&other_up.trust_config),
+        ],
+    ));
+    let foreign: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(other.join("a.json")).unwrap()).unwrap();
+    bundle["verificationMaterial"]["timestampVerificationData"] =
+        foreign["verificationMaterial"]["timestampVerificationData"].clone();
+    std::fs::write(dir.join("swapped.json"), bundle.to_string()).unwrap();
+    assert_eq!(timestamp_times("swapped.json"), 0);
+    other_up.stop();
+    up.stop();
+}

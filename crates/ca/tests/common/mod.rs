@@ -20,6 +20,8 @@ use signet_ca::keys::{self, KeyPaths};
 use signet_ca::oidc::OidcOptions;
 use signet_ca::server::CaServer;
 use signet_ca::trust::TrustPieces;
+use signet_ca::CaSigner;
+use signet_pki::cert::Certificate;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use tokio::sync::oneshot;
 use x509_cert::request::{CertReq, CertReqInfo};
@@ -56,12 +58,22 @@ async fn start_issuer(alg: DevAlg, stops: &mut Vec<oneshot::Sender<()>>) -> Arc<
 
 impl Stack {
     pub async fn start() -> Stack {
+        Self::start_with(None).await
+    }
+
+    /// The stack with `ca_key` (the issuing key and its chain, issuing
+    /// certificate first) instead of a generated file-based CA.
+    pub async fn start_with(ca_key: Option<(Arc<dyn CaSigner>, Vec<Certificate>)>) -> Stack {
         let mut stops = Vec::new();
         let email_issuer = start_issuer(DevAlg::Es256, &mut stops).await;
         let github_issuer = start_issuer(DevAlg::Rs256, &mut stops).await;
 
         let dir = tempfile::tempdir().unwrap();
-        let material = keys::load_or_create(&KeyPaths::in_dir(dir.path()), now()).unwrap();
+        let mut material = keys::load_or_create(&KeyPaths::in_dir(dir.path()), now()).unwrap();
+        if let Some((signer, chain)) = ca_key {
+            material.signer = signer;
+            material.chain = chain;
+        }
         let ct = CtLogSigner::new(material.ct_signer).unwrap();
         let ca = CertificateAuthority::new(material.signer, material.chain, ct).unwrap();
         let config = CaConfig {
