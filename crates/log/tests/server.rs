@@ -1,120 +1,22 @@
 //! End-to-end tests: a log served in-process on 127.0.0.1:0, real signed
 //! entries, and the responses checked with signet-verify and signet-tlog.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use serde_json::{json, Value};
 use signet_crypto::PublicKey;
 use signet_log::entry::pem_lf;
 use signet_log::{start, Config, RunningLog};
 use signet_model::bundle::Bundle;
 use signet_model::encoding::{decode_base64, encode_base64};
-use signet_model::trust_root::TrustedRoot;
 use signet_tlog::{merkle, Checkpoint, Note, SignerKind};
-use signet_verify::{Artifact, Options, SignerPolicy, TrustMaterial, Verifier};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use signet_verify::{Artifact, Options, SignerPolicy, Verifier};
+use tokio::net::TcpListener;
 
-// ----- a minimal HTTP/1.1 client -------------------------------------------
-
-struct Resp {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-}
-
-async fn http(addr: std::net::SocketAddr, method: &str, path: &str, body: Option<&[u8]>) -> Resp {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let body = body.unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).await.unwrap();
-    let _ = s.write_all(body).await;
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw).await;
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("headers");
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: HashMap<String, String> = lines
-        .filter_map(|l| l.split_once(": "))
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    if headers.get("transfer-encoding").map(String::as_str) == Some("chunked") {
-        let mut out = Vec::new();
-        let mut rest = &body[..];
-        loop {
-            let nl = rest.windows(2).position(|w| w == b"\r\n").unwrap();
-            let len = usize::from_str_radix(std::str::from_utf8(&rest[..nl]).unwrap(), 16).unwrap();
-            if len == 0 {
-                break;
-            }
-            out.extend_from_slice(&rest[nl + 2..nl + 2 + len]);
-            rest = &rest[nl + 4 + len..];
-        }
-        body = out;
-    }
-    Resp {
-        status,
-        headers,
-        body,
-    }
-}
+mod common;
+use common::{hashedrekord, http, tlog_entry, trust, Key};
 
 // ----- keys, certificates, entries -----------------------------------------
-
-struct Key {
-    pair: EcdsaKeyPair,
-    spki: Vec<u8>,
-}
-
-impl Key {
-    fn new() -> Key {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-        let pair =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref()).unwrap();
-        let spki = pair.public_key().as_der().unwrap().as_ref().to_vec();
-        Key { pair, spki }
-    }
-    fn sign(&self, msg: &[u8]) -> Vec<u8> {
-        self.pair
-            .sign(&SystemRandom::new(), msg)
-            .unwrap()
-            .as_ref()
-            .to_vec()
-    }
-    fn pem(&self) -> String {
-        pem_lf("PUBLIC KEY", &self.spki)
-    }
-    fn public(&self) -> PublicKey {
-        PublicKey::from_spki_der(&self.spki).unwrap()
-    }
-}
 
 /// A self-signed certificate for `key` with an email SAN.
 fn self_signed(key: &Key, email: &str) -> Vec<u8> {
@@ -165,23 +67,6 @@ fn self_signed(key: &Key, email: &str) -> Vec<u8> {
         signature: BitString::from_bytes(&sig).unwrap(),
     }
     .to_der()
-    .unwrap()
-}
-
-fn hashedrekord(key: &Key, artifact: &[u8], verifier_pem: &str) -> Vec<u8> {
-    let digest = signet_crypto::sha256(artifact);
-    let sig = key.sign(artifact);
-    serde_json::to_vec(&json!({
-        "apiVersion": "0.0.1",
-        "kind": "hashedrekord",
-        "spec": {
-            "data": {"hash": {"algorithm": "sha256", "value": hex::encode(digest)}},
-            "signature": {
-                "content": encode_base64(&sig),
-                "publicKey": {"content": encode_base64(verifier_pem.as_bytes())}
-            }
-        }
-    }))
     .unwrap()
 }
 
@@ -260,49 +145,6 @@ async fn restart(dir: &std::path::Path, public_url: &str) -> RunningLog {
     let mut config = Config::new(dir, public_url);
     config.batch_interval = Duration::from_millis(2);
     start(&config, listener).await.unwrap()
-}
-
-fn trust(log: &RunningLog) -> TrustMaterial {
-    let mut instance = signet_log::keys::trust_instance(
-        &log.context.signer,
-        &log.context.public_url,
-        1_600_000_000,
-    );
-    instance.base_url = log.context.public_url.clone();
-    let root = TrustedRoot {
-        media_type: signet_model::trust_root::MEDIA_TYPE_V0_1.into(),
-        tlogs: vec![instance],
-        certificate_authorities: vec![],
-        ctlogs: vec![],
-        timestamp_authorities: vec![],
-    };
-    let json = root.to_json_pretty();
-    TrustMaterial::from_trusted_root(&TrustedRoot::from_json(json.as_bytes()).unwrap()).unwrap()
-}
-
-/// The bundle `tlogEntries[]` item for a v1 `{uuid: LogEntry}` response.
-fn tlog_entry(resp: &Value) -> (String, Value) {
-    let (uuid, e) = resp.as_object().unwrap().iter().next().unwrap();
-    let body = decode_base64(e["body"].as_str().unwrap()).unwrap();
-    let parsed = signet_model::rekor::EntryBody::parse(&body).unwrap();
-    let p = &e["verification"]["inclusionProof"];
-    let b64hex = |v: &Value| encode_base64(&hex::decode(v.as_str().unwrap()).unwrap());
-    let entry = json!({
-        "logIndex": e["logIndex"].to_string(),
-        "logId": {"keyId": b64hex(&e["logID"])},
-        "kindVersion": {"kind": parsed.kind(), "version": parsed.version()},
-        "integratedTime": e["integratedTime"].to_string(),
-        "inclusionPromise": {"signedEntryTimestamp": e["verification"]["signedEntryTimestamp"]},
-        "inclusionProof": {
-            "logIndex": p["logIndex"].to_string(),
-            "rootHash": b64hex(&p["rootHash"]),
-            "treeSize": p["treeSize"].to_string(),
-            "hashes": p["hashes"].as_array().unwrap().iter().map(b64hex).collect::<Vec<_>>(),
-            "checkpoint": {"envelope": p["checkpoint"]}
-        },
-        "canonicalizedBody": e["body"],
-    });
-    (uuid.clone(), entry)
 }
 
 fn message_bundle(entry: Value, artifact: &[u8], sig: &str) -> Bundle {

@@ -1,6 +1,6 @@
-//! Helpers shared by the PostgreSQL tests (copied from server.rs, which
-//! keeps its own): a minimal HTTP/1.1 client, signing keys, hashedrekord
-//! requests, and trust material for a running log.
+//! Helpers shared by the log's integration tests: a minimal HTTP/1.1
+//! client, signing keys, hashedrekord requests, trust material for a
+//! running log, and the bundle entry of a v1 response.
 
 #![allow(dead_code)]
 
