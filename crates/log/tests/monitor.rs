@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
@@ -23,102 +22,10 @@ use signet_model::encoding::encode_base64;
 use signet_tlog::{generate_pkcs8, CosignatureVerifier, Note, SignerKind};
 use tokio::net::TcpListener;
 
+mod common;
+use common::{hashedrekord, self_signed, Key};
+
 // ----- keys and entries ----------------------------------------------------
-
-struct Key {
-    pair: EcdsaKeyPair,
-    spki: Vec<u8>,
-}
-
-impl Key {
-    fn new() -> Key {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-        let pair =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref()).unwrap();
-        let spki = pair.public_key().as_der().unwrap().as_ref().to_vec();
-        Key { pair, spki }
-    }
-    fn sign(&self, msg: &[u8]) -> Vec<u8> {
-        self.pair
-            .sign(&SystemRandom::new(), msg)
-            .unwrap()
-            .as_ref()
-            .to_vec()
-    }
-    fn pem(&self) -> String {
-        pem_lf("PUBLIC KEY", &self.spki)
-    }
-}
-
-/// A self-signed certificate for `key` with an email SAN.
-fn self_signed(key: &Key, email: &str) -> Vec<u8> {
-    use der::asn1::{BitString, Ia5String, OctetString};
-    use der::{Decode, Encode};
-    use std::str::FromStr;
-    use x509_cert::ext::pkix::name::GeneralName;
-    use x509_cert::ext::pkix::SubjectAltName;
-    use x509_cert::ext::Extension;
-    use x509_cert::name::Name;
-    use x509_cert::serial_number::SerialNumber;
-    use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
-    use x509_cert::time::{Time, Validity};
-
-    let time = |unix: u64| {
-        Time::UtcTime(der::asn1::UtcTime::from_unix_duration(Duration::from_secs(unix)).unwrap())
-    };
-    let san = SubjectAltName(vec![GeneralName::Rfc822Name(
-        Ia5String::new(email).unwrap(),
-    )]);
-    let alg = AlgorithmIdentifierOwned {
-        oid: der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"),
-        parameters: None,
-    };
-    let tbs = x509_cert::TbsCertificate {
-        version: x509_cert::Version::V3,
-        serial_number: SerialNumber::new(&[0x01]).unwrap(),
-        signature: alg.clone(),
-        issuer: Name::from_str("CN=signet-monitor-test").unwrap(),
-        validity: Validity {
-            not_before: time(1_600_000_000),
-            not_after: time(2_000_000_000),
-        },
-        subject: Name::from_str("CN=signet-monitor-test").unwrap(),
-        subject_public_key_info: SubjectPublicKeyInfoOwned::from_der(&key.spki).unwrap(),
-        issuer_unique_id: None,
-        subject_unique_id: None,
-        extensions: Some(vec![Extension {
-            extn_id: der::asn1::ObjectIdentifier::new_unwrap("2.5.29.17"),
-            critical: false,
-            extn_value: OctetString::new(san.to_der().unwrap()).unwrap(),
-        }]),
-    };
-    let sig = key.sign(&tbs.to_der().unwrap());
-    x509_cert::Certificate {
-        tbs_certificate: tbs,
-        signature_algorithm: alg,
-        signature: BitString::from_bytes(&sig).unwrap(),
-    }
-    .to_der()
-    .unwrap()
-}
-
-fn hashedrekord(key: &Key, artifact: &[u8], verifier_pem: &str) -> Vec<u8> {
-    let digest = signet_crypto::sha256(artifact);
-    let sig = key.sign(artifact);
-    serde_json::to_vec(&json!({
-        "apiVersion": "0.0.1",
-        "kind": "hashedrekord",
-        "spec": {
-            "data": {"hash": {"algorithm": "sha256", "value": hex::encode(digest)}},
-            "signature": {
-                "content": encode_base64(&sig),
-                "publicKey": {"content": encode_base64(verifier_pem.as_bytes())}
-            }
-        }
-    }))
-    .unwrap()
-}
 
 /// A dsse 0.0.1 request: an in-toto statement about `artifact` signed by
 /// `key`.

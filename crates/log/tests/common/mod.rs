@@ -176,3 +176,57 @@ pub fn tlog_entry(resp: &Value) -> (String, Value) {
     });
     (uuid.clone(), entry)
 }
+
+/// A self-signed certificate for `key` with an email SAN.
+pub fn self_signed(key: &Key, email: &str) -> Vec<u8> {
+    use der::asn1::{BitString, Ia5String, OctetString};
+    use der::{Decode, Encode};
+    use std::str::FromStr;
+    use x509_cert::ext::pkix::name::GeneralName;
+    use x509_cert::ext::pkix::SubjectAltName;
+    use x509_cert::ext::Extension;
+    use x509_cert::name::Name;
+    use x509_cert::serial_number::SerialNumber;
+    use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+    use x509_cert::time::{Time, Validity};
+
+    let time = |unix: u64| {
+        Time::UtcTime(
+            der::asn1::UtcTime::from_unix_duration(std::time::Duration::from_secs(unix)).unwrap(),
+        )
+    };
+    let san = SubjectAltName(vec![GeneralName::Rfc822Name(
+        Ia5String::new(email).unwrap(),
+    )]);
+    let alg = AlgorithmIdentifierOwned {
+        oid: der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"),
+        parameters: None,
+    };
+    let tbs = x509_cert::TbsCertificate {
+        version: x509_cert::Version::V3,
+        serial_number: SerialNumber::new(&[0x01]).unwrap(),
+        signature: alg.clone(),
+        issuer: Name::from_str("CN=signet-log-test").unwrap(),
+        validity: Validity {
+            not_before: time(1_600_000_000),
+            not_after: time(2_000_000_000),
+        },
+        subject: Name::from_str("CN=signet-log-test").unwrap(),
+        subject_public_key_info: SubjectPublicKeyInfoOwned::from_der(&key.spki).unwrap(),
+        issuer_unique_id: None,
+        subject_unique_id: None,
+        extensions: Some(vec![Extension {
+            extn_id: der::asn1::ObjectIdentifier::new_unwrap("2.5.29.17"),
+            critical: false,
+            extn_value: OctetString::new(san.to_der().unwrap()).unwrap(),
+        }]),
+    };
+    let sig = key.sign(&tbs.to_der().unwrap());
+    x509_cert::Certificate {
+        tbs_certificate: tbs,
+        signature_algorithm: alg,
+        signature: BitString::from_bytes(&sig).unwrap(),
+    }
+    .to_der()
+    .unwrap()
+}
