@@ -116,6 +116,6 @@ if [ "${SIGNET_SKIP_PEERS:-}" != 1 ]; then
   export SIGNET_PEER_NODE_DIR="$PEERS/node"
 fi
 
-cargo test --workspace --all-targets "$@"
+cargo test --workspace --all-targets --no-fail-fast "$@"
 # Doc tests are not part of --all-targets.
 cargo test --workspace --doc

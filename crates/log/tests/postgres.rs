@@ -34,6 +34,20 @@ async fn info(log: &RunningLog) -> Value {
     http(log.addr, "GET", "/api/v1/log", None).await.json()
 }
 
+/// A follower learns of writes that went through other replicas by polling
+/// the database (`replica::POLL`), so its view may lag briefly: wait,
+/// bounded, until it shows `size`.
+async fn info_at_size(log: &RunningLog, size: u64) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let v = info(log).await;
+        if v["treeSize"] == size || tokio::time::Instant::now() > deadline {
+            return v;
+        }
+        tokio::time::sleep(signet_log::replica::POLL).await;
+    }
+}
+
 fn hashes(v: &Value) -> Vec<merkle::Hash> {
     v.as_array()
         .unwrap()
@@ -276,7 +290,7 @@ async fn two_replicas_share_one_tree_and_fail_over() {
     indexes.sort();
     assert_eq!(indexes, (0..80).collect::<Vec<u64>>());
     // The follower reads what it forwarded, and both agree on the tree.
-    let (ia, ib) = (info(&a).await, info(&b).await);
+    let (ia, ib) = (info_at_size(&a, 80).await, info_at_size(&b, 80).await);
     assert_eq!(ia["treeSize"], 80);
     assert_eq!(ia["rootHash"], ib["rootHash"]);
     let r = http(b.addr, "GET", "/api/v1/log/entries?logIndex=79", None).await;
@@ -312,7 +326,7 @@ async fn two_replicas_share_one_tree_and_fail_over() {
         assert_eq!(t.await.unwrap().status, 201);
     }
     let note = check_consistent(&a, &note).await;
-    assert_eq!(info(&b).await["treeSize"], 120);
+    assert_eq!(info_at_size(&b, 120).await["treeSize"], 120);
 
     // The sequencer stops for good: the other replica takes over.
     let (leader, follower) = if a.context.sequencer.is_active() {
