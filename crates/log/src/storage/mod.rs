@@ -108,3 +108,22 @@ pub trait Storage: Send + Sync + 'static {
     /// The latest signed checkpoint.
     async fn latest_checkpoint(&self) -> Result<Option<String>, StorageError>;
 }
+
+/// A stored index back to `u64`; a negative one means the store is corrupt.
+pub(crate) fn to_u64(v: i64) -> Result<u64, StorageError> {
+    u64::try_from(v).map_err(|_| StorageError::Corrupt(format!("negative index {v}")))
+}
+
+/// A stored tile (concatenated 32-byte hashes, at most 256) back to hashes.
+pub(crate) fn hashes_from_blob(blob: &[u8]) -> Result<Vec<Hash>, StorageError> {
+    if !blob.len().is_multiple_of(32) || blob.len() > 32 * 256 {
+        return Err(StorageError::Corrupt(format!(
+            "tile of {} bytes",
+            blob.len()
+        )));
+    }
+    Ok(blob
+        .chunks_exact(32)
+        .filter_map(|c| <Hash>::try_from(c).ok())
+        .collect())
+}

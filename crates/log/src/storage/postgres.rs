@@ -29,7 +29,7 @@ use signet_tlog::merkle::Hash;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls};
 
-use super::{Batch, LogState, Storage, StorageError, StoredEntry};
+use super::{hashes_from_blob, to_u64, Batch, LogState, Storage, StorageError, StoredEntry};
 use crate::tiles::{right_edge, MAX_TILE_LEVEL};
 use crate::tree::TileKey;
 
@@ -89,23 +89,6 @@ fn write_error(e: tokio_postgres::Error) -> StorageError {
 
 fn to_i64(v: u64) -> Result<i64, StorageError> {
     i64::try_from(v).map_err(|_| StorageError::Backend(format!("{v} does not fit BIGINT")))
-}
-
-fn to_u64(v: i64) -> Result<u64, StorageError> {
-    u64::try_from(v).map_err(|_| StorageError::Corrupt(format!("negative index {v}")))
-}
-
-fn hashes_from_blob(blob: &[u8]) -> Result<Vec<Hash>, StorageError> {
-    if !blob.len().is_multiple_of(32) || blob.len() > 32 * 256 {
-        return Err(StorageError::Corrupt(format!(
-            "tile of {} bytes",
-            blob.len()
-        )));
-    }
-    Ok(blob
-        .chunks_exact(32)
-        .filter_map(|c| <Hash>::try_from(c).ok())
-        .collect())
 }
 
 fn to_entry(row: &tokio_postgres::Row) -> Result<StoredEntry, StorageError> {
