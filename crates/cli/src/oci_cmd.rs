@@ -18,12 +18,9 @@ use signet_oci::verify::ImageVerdict;
 use signet_oci::{
     Credential, CredentialSource, Layout, OciError, Reference, Registry, RegistryOptions,
 };
-use signet_sign::flow::{Content, Identity, SignOptions, SigningContext};
-use signet_sign::oidc::{self, IdentityToken, ProcessEnv};
-use signet_sign::{keys, InMemorySigner};
-use zeroize::Zeroizing;
+use signet_sign::flow::{Content, SignOptions, SigningContext};
 
-use crate::sign_cmd::{self, Failure, SignTrustArgs, SignerArgs};
+use crate::sign_cmd::{self, Failure, SignTrustArgs, SignerArgs, Who};
 use crate::trust_source::TrustArgs;
 use crate::verify_cmd::{self, IdentityArgs, UsageError};
 
@@ -167,12 +164,6 @@ fn finish(verb: &str, result: Result<(), Failure>) -> ExitCode {
     }
 }
 
-/// The signer, loaded once for however many signatures are made.
-enum Who {
-    Key(InMemorySigner),
-    Token(IdentityToken),
-}
-
 pub fn sign(args: SignImageArgs) -> ExitCode {
     let result = (|| {
         let image = reference(&args.image)?;
@@ -185,27 +176,8 @@ pub fn sign(args: SignImageArgs) -> ExitCode {
         let registry = registry(&args.registry)?;
         let (root, config) = sign_cmd::trust_material(&args.trust)?;
         let context = SigningContext::new(&config, &root, SignOptions::default())?;
-        let who = match &args.signer.key {
-            Some(path) => {
-                let pem_text = Zeroizing::new(
-                    String::from_utf8(sign_cmd::read_file(path, "key")?).map_err(|_| {
-                        sign_cmd::usage(format!("key {} is not PEM text", path.display()))
-                    })?,
-                );
-                let password = sign_cmd::password(false)?;
-                Who::Key(keys::load_private_key(&pem_text, password.as_bytes())?)
-            }
-            None => Who::Token(oidc::detect(
-                args.signer.identity_token.as_deref(),
-                &ProcessEnv,
-                context.http(),
-                context.oidc_url(),
-            )?),
-        };
-        let sign = |content: Content<'_>| match &who {
-            Who::Key(k) => context.sign(Identity::Key(k), content),
-            Who::Token(t) => context.sign(Identity::Keyless(t), content),
-        };
+        let who = Who::load(&args.signer, &context)?;
+        let sign = |content: Content<'_>| who.sign(&context, content);
         let report = signet_oci::sign::sign_image(&registry, &image, layout, &annotations, &sign)
             .map_err(|e| match e {
             signet_oci::sign::ImageSignError::Registry(e) => registry_failure(e),

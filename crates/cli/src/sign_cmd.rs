@@ -14,8 +14,8 @@ use clap::Args;
 use signet_model::intoto::{Statement, Subject, STATEMENT_V1};
 use signet_model::{Bundle, ClientTrustConfig, SigningConfig, TrustedRoot};
 use signet_sign::flow::{Content, Identity, SignOptions, Signed, SigningContext};
-use signet_sign::oidc::{self, ProcessEnv};
-use signet_sign::{keys, SignError};
+use signet_sign::oidc::{self, IdentityToken, ProcessEnv};
+use signet_sign::{keys, SignError, Signer};
 use zeroize::Zeroizing;
 
 use crate::trust_source::{trusted_root_bytes, TrustArgs};
@@ -215,6 +215,47 @@ pub(crate) fn password(confirm: bool) -> Result<Zeroizing<String>, Failure> {
     Ok(first)
 }
 
+/// The signer the flags name, loaded once for however many signatures
+/// are made with it.
+pub(crate) enum Who {
+    Key(Box<dyn Signer>),
+    Token(IdentityToken),
+}
+
+impl Who {
+    /// Loads the key `--key` names, or finds the identity token.
+    pub(crate) fn load(args: &SignerArgs, context: &SigningContext) -> Result<Who, Failure> {
+        match &args.key {
+            Some(path) => {
+                let pem_text = Zeroizing::new(
+                    String::from_utf8(read_file(path, "key")?)
+                        .map_err(|_| usage(format!("key {} is not PEM text", path.display())))?,
+                );
+                let password = password(false)?;
+                let key = keys::load_private_key(&pem_text, password.as_bytes())?;
+                Ok(Who::Key(Box::new(key)))
+            }
+            None => Ok(Who::Token(oidc::detect(
+                args.identity_token.as_deref(),
+                &ProcessEnv,
+                context.http(),
+                context.oidc_url(),
+            )?)),
+        }
+    }
+
+    pub(crate) fn sign(
+        &self,
+        context: &SigningContext,
+        content: Content<'_>,
+    ) -> Result<Signed, SignError> {
+        match self {
+            Who::Key(k) => context.sign(Identity::Key(k.as_ref()), content),
+            Who::Token(t) => context.sign(Identity::Keyless(t), content),
+        }
+    }
+}
+
 /// Signs `content` with the signer the flags name, and writes the bundle.
 fn sign_and_write(
     signer: &SignerArgs,
@@ -224,26 +265,7 @@ fn sign_and_write(
 ) -> Result<(), Failure> {
     let (root, config) = trust_material(trust)?;
     let context = SigningContext::new(&config, &root, SignOptions::default())?;
-    let signed = match &signer.key {
-        Some(path) => {
-            let pem_text = Zeroizing::new(
-                String::from_utf8(read_file(path, "key")?)
-                    .map_err(|_| usage(format!("key {} is not PEM text", path.display())))?,
-            );
-            let password = password(false)?;
-            let key = keys::load_private_key(&pem_text, password.as_bytes())?;
-            context.sign(Identity::Key(&key), content)?
-        }
-        None => {
-            let token = oidc::detect(
-                signer.identity_token.as_deref(),
-                &ProcessEnv,
-                context.http(),
-                context.oidc_url(),
-            )?;
-            context.sign(Identity::Keyless(&token), content)?
-        }
-    };
+    let signed = Who::load(signer, &context)?.sign(&context, content)?;
     write_bundle(&signed, out)
 }
 
