@@ -102,14 +102,14 @@ pub struct TreeArgs {
     registry: RegistryArgs,
 }
 
-fn failed(message: impl Into<String>) -> Failure {
+pub(crate) fn failed(message: impl Into<String>) -> Failure {
     Failure {
         code: EXIT_FAILED,
         message: message.into(),
     }
 }
 
-fn registry_failure(e: OciError) -> Failure {
+pub(crate) fn registry_failure(e: OciError) -> Failure {
     let code = match e {
         OciError::Reference { .. } | OciError::Config(_) | OciError::Credentials(_) => EXIT_USAGE,
         _ => EXIT_FAILED,
@@ -120,7 +120,7 @@ fn registry_failure(e: OciError) -> Failure {
     }
 }
 
-fn registry(args: &RegistryArgs) -> Result<Registry, Failure> {
+pub(crate) fn registry(args: &RegistryArgs) -> Result<Registry, Failure> {
     let mut options = RegistryOptions {
         allow_insecure: args.allow_insecure_registry,
         ..RegistryOptions::default()
@@ -137,12 +137,12 @@ fn registry(args: &RegistryArgs) -> Result<Registry, Failure> {
     Registry::new(options).map_err(registry_failure)
 }
 
-fn reference(text: &str) -> Result<Reference, Failure> {
+pub(crate) fn reference(text: &str) -> Result<Reference, Failure> {
     Reference::parse(text).map_err(registry_failure)
 }
 
 /// `-a key=value` flags as JSON strings.
-fn annotations(flags: &[String]) -> Result<BTreeMap<String, Value>, Failure> {
+pub(crate) fn annotations(flags: &[String]) -> Result<BTreeMap<String, Value>, Failure> {
     flags
         .iter()
         .map(|f| {
@@ -154,7 +154,7 @@ fn annotations(flags: &[String]) -> Result<BTreeMap<String, Value>, Failure> {
         .collect()
 }
 
-fn finish(verb: &str, result: Result<(), Failure>) -> ExitCode {
+pub(crate) fn finish(verb: &str, result: Result<(), Failure>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {

@@ -27,6 +27,8 @@ pub enum Source {
     Legacy { tag: String, layer: Digest },
     /// An OCI 1.1 referrer holding a Sigstore bundle.
     Referrer { manifest: Digest },
+    /// A bundle given directly (a policy test fixture, a file).
+    File { path: String },
 }
 
 impl std::fmt::Display for Source {
@@ -34,6 +36,7 @@ impl std::fmt::Display for Source {
         match self {
             Source::Legacy { tag, layer } => write!(f, "legacy {tag} layer {layer}"),
             Source::Referrer { manifest } => write!(f, "referrer {manifest}"),
+            Source::File { path } => write!(f, "file {path}"),
         }
     }
 }
@@ -108,89 +111,230 @@ fn reject(source: Source, check: &str, reason: impl Into<String>) -> Rejected {
     }
 }
 
-/// Verifies one legacy signature layer against `digest`.
-fn check_legacy(
-    verifier: &Verifier,
-    policy: &SignerPolicy,
-    digest: &Digest,
-    source: Source,
-    layer: &legacy::Layer,
-) -> Result<Accepted, Rejected> {
-    let payload = match &layer.payload {
-        Ok(p) => p,
-        Err(e) => return Err(reject(source, "payload", e.clone())),
-    };
-    let claims = legacy::parse_payload(payload).map_err(|e| {
-        reject(
-            source.clone(),
-            "payload",
-            format!("not a simple-signing payload: {e}"),
-        )
-    })?;
-    if claims.type_ != SIMPLE_SIGNING_TYPE {
-        return Err(reject(
+/// What a piece of signature material signs once unpacked.
+#[derive(Debug, Clone)]
+enum Signs {
+    /// A simple-signing payload (legacy layout): a message signature over
+    /// these bytes, already checked to name the image digest.
+    Payload(Vec<u8>),
+    /// An in-toto statement about the image digest (referrer bundles).
+    Statement,
+}
+
+/// One signature or attestation found for an image, unpacked once so it
+/// can be verified under as many signer policies as a caller has (a
+/// policy's k-of-n authorities), each verification being pure.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub source: Source,
+    /// The predicate type the registry listing claims (referrers only;
+    /// informational, the verified statement is what counts).
+    pub listed_predicate_type: Option<String>,
+    prepared: Result<(Bundle, Signs), Rejected>,
+}
+
+/// Everything found for one image, resolved to its digest once.
+#[derive(Debug, Clone)]
+pub struct ImageMaterial {
+    /// The reference as given.
+    pub reference: String,
+    pub digest: Digest,
+    /// Image signatures (legacy `.sig` layers and signature referrers).
+    pub signatures: Vec<Candidate>,
+    /// Attestations (referrer bundles with another predicate type).
+    pub attestations: Vec<Candidate>,
+}
+
+impl Candidate {
+    /// Unpacks one legacy signature layer, checking that its payload names
+    /// `digest`.
+    fn legacy(digest: &Digest, source: Source, layer: &legacy::Layer) -> Candidate {
+        let prepared = (|| {
+            let payload = layer
+                .payload
+                .as_ref()
+                .map_err(|e| reject(source.clone(), "payload", e.clone()))?;
+            let claims = legacy::parse_payload(payload).map_err(|e| {
+                reject(
+                    source.clone(),
+                    "payload",
+                    format!("not a simple-signing payload: {e}"),
+                )
+            })?;
+            if claims.type_ != SIMPLE_SIGNING_TYPE {
+                return Err(reject(
+                    source.clone(),
+                    "payload",
+                    format!(
+                        "payload type {:?} is not {SIMPLE_SIGNING_TYPE:?}",
+                        claims.type_
+                    ),
+                ));
+            }
+            if claims.manifest_digest != digest.to_string() {
+                return Err(reject(
+                    source.clone(),
+                    "image-digest",
+                    format!(
+                        "the signed payload names {}, not the image's {digest}",
+                        claims.manifest_digest
+                    ),
+                ));
+            }
+            let bundle = legacy::bundle_from_layer(payload, &layer.descriptor.annotations)
+                .map_err(|e| reject(source.clone(), "bundle-format", e))?;
+            Ok((bundle, Signs::Payload(payload.clone())))
+        })();
+        Candidate {
             source,
-            "payload",
-            format!(
-                "payload type {:?} is not {SIMPLE_SIGNING_TYPE:?}",
-                claims.type_
-            ),
-        ));
+            listed_predicate_type: None,
+            prepared,
+        }
     }
-    if claims.manifest_digest != digest.to_string() {
-        return Err(reject(
+
+    /// Unpacks one referrer bundle.
+    fn referrer(source: Source, referrer: &referrers::BundleReferrer) -> Candidate {
+        match &referrer.bundle {
+            Ok(raw) => Candidate::bundle(source, raw, referrer.predicate_type.clone()),
+            Err(e) => Candidate {
+                prepared: Err(reject(source.clone(), "bundle-format", e.clone())),
+                source,
+                listed_predicate_type: referrer.predicate_type.clone(),
+            },
+        }
+    }
+
+    /// A Sigstore bundle whose DSSE statement is about the image (a
+    /// referrer's, or one read from a file).
+    pub fn bundle(source: Source, raw: &[u8], listed_predicate_type: Option<String>) -> Candidate {
+        let prepared = Bundle::from_json(raw)
+            .map_err(|e| reject(source.clone(), "bundle-format", e.to_string()))
+            .map(|bundle| (bundle, Signs::Statement));
+        Candidate {
             source,
-            "image-digest",
-            format!(
-                "the signed payload names {}, not the image's {digest}",
-                claims.manifest_digest
-            ),
-        ));
+            listed_predicate_type,
+            prepared,
+        }
     }
-    let bundle = legacy::bundle_from_layer(payload, &layer.descriptor.annotations)
-        .map_err(|e| reject(source.clone(), "bundle-format", e))?;
-    match verifier.verify(&bundle, &Artifact::Bytes(payload), policy) {
-        Ok(verified) => Ok(Accepted { source, verified }),
-        Err(e) => Err(reject(source, e.check.name(), e.reason)),
+
+    /// Verifies the material against `digest` under `policy`: signature,
+    /// log and certificate checks by the verifier, then (for statements)
+    /// that the statement is about `digest`. The predicate type is the
+    /// caller's to judge (see [`Candidate::verify_signature`]).
+    pub fn verify(
+        &self,
+        verifier: &Verifier,
+        policy: &SignerPolicy,
+        digest: &Digest,
+    ) -> Result<Accepted, Rejected> {
+        let (bundle, signs) = self.prepared.as_ref().map_err(Clone::clone)?;
+        let image = Artifact::Digest {
+            algorithm: HashAlgorithm::Sha256,
+            digest: digest.bytes().to_vec(),
+        };
+        let artifact = match signs {
+            Signs::Payload(payload) => Artifact::Bytes(payload),
+            Signs::Statement => image,
+        };
+        let verified = verifier
+            .verify(bundle, &artifact, policy)
+            .map_err(|e| reject(self.source.clone(), e.check.name(), e.reason))?;
+        if matches!(signs, Signs::Statement) && verified.statement.is_none() {
+            return Err(reject(
+                self.source.clone(),
+                "predicate-type",
+                "a message signature where an in-toto statement was expected",
+            ));
+        }
+        Ok(Accepted {
+            source: self.source.clone(),
+            verified,
+        })
+    }
+
+    /// [`Candidate::verify`], and that the material is an image signature
+    /// (a simple-signing payload, or a statement with cosign's
+    /// image-signature predicate type), not an attestation.
+    pub fn verify_signature(
+        &self,
+        verifier: &Verifier,
+        policy: &SignerPolicy,
+        digest: &Digest,
+    ) -> Result<Accepted, Rejected> {
+        let accepted = self.verify(verifier, policy, digest)?;
+        match &accepted.verified.statement {
+            Some(s) if s.predicate_type != SIGN_PREDICATE_TYPE => Err(reject(
+                self.source.clone(),
+                "predicate-type",
+                format!(
+                    "an attestation of type {:?}, not an image signature",
+                    s.predicate_type
+                ),
+            )),
+            _ => Ok(accepted),
+        }
     }
 }
 
-/// Verifies one referrer bundle against `digest`.
-fn check_referrer(
+/// Resolves `reference` once and collects every signature and attestation
+/// of both layouts for the digest it names.
+pub fn collect(
+    registry: &Registry,
+    reference: &Reference,
+    given: &str,
+) -> Result<ImageMaterial, OciError> {
+    let subject = registry.resolve(reference)?;
+    let digest = subject.digest;
+    let image = reference.at_digest(&digest);
+    let mut material = ImageMaterial {
+        reference: given.to_string(),
+        digest: digest.clone(),
+        signatures: Vec::new(),
+        attestations: Vec::new(),
+    };
+    for referrer in referrers::bundles(registry, &image, &digest)? {
+        let source = Source::Referrer {
+            manifest: referrer.manifest_digest.clone(),
+        };
+        let candidate = Candidate::referrer(source, &referrer);
+        // The listing's annotation only sorts; verification decides.
+        match referrer.predicate_type.as_deref() {
+            Some(p) if p != SIGN_PREDICATE_TYPE => material.attestations.push(candidate),
+            _ => material.signatures.push(candidate),
+        }
+    }
+    let tag = legacy::signature_tag(&digest);
+    for layer in legacy::read(registry, &image, &digest)? {
+        let source = Source::Legacy {
+            tag: tag.clone(),
+            layer: layer.descriptor.digest.clone(),
+        };
+        material
+            .signatures
+            .push(Candidate::legacy(&digest, source, &layer));
+    }
+    Ok(material)
+}
+
+/// Verifies every signature of `material` under `policy`.
+pub fn verify_signatures(
+    material: &ImageMaterial,
     verifier: &Verifier,
     policy: &SignerPolicy,
-    digest: &Digest,
-    source: Source,
-    bundle: &Result<Vec<u8>, String>,
-) -> Result<Accepted, Rejected> {
-    let raw = bundle
-        .as_ref()
-        .map_err(|e| reject(source.clone(), "bundle-format", e.clone()))?;
-    let bundle = Bundle::from_json(raw)
-        .map_err(|e| reject(source.clone(), "bundle-format", e.to_string()))?;
-    let artifact = Artifact::Digest {
-        algorithm: HashAlgorithm::Sha256,
-        digest: digest.bytes().to_vec(),
+) -> ImageVerdict {
+    let mut verdict = ImageVerdict {
+        reference: material.reference.clone(),
+        digest: material.digest.clone(),
+        accepted: Vec::new(),
+        rejected: Vec::new(),
     };
-    let verified = verifier
-        .verify(&bundle, &artifact, policy)
-        .map_err(|e| reject(source.clone(), e.check.name(), e.reason))?;
-    match &verified.statement {
-        Some(s) if s.predicate_type == SIGN_PREDICATE_TYPE => Ok(Accepted { source, verified }),
-        Some(s) => Err(reject(
-            source,
-            "predicate-type",
-            format!(
-                "an attestation of type {:?}, not an image signature",
-                s.predicate_type
-            ),
-        )),
-        None => Err(reject(
-            source,
-            "predicate-type",
-            "a message signature, not an image signature (in-toto statement)",
-        )),
+    for candidate in &material.signatures {
+        match candidate.verify_signature(verifier, policy, &material.digest) {
+            Ok(a) => verdict.accepted.push(a),
+            Err(r) => verdict.rejected.push(r),
+        }
     }
+    verdict
 }
 
 /// Verifies the image `reference` names: resolved once, every signature
@@ -202,48 +346,8 @@ pub fn verify_image(
     reference: &Reference,
     given: &str,
 ) -> Result<ImageVerdict, OciError> {
-    let subject = registry.resolve(reference)?;
-    let digest = subject.digest;
-    let image = reference.at_digest(&digest);
-    let mut verdict = ImageVerdict {
-        reference: given.to_string(),
-        digest: digest.clone(),
-        accepted: Vec::new(),
-        rejected: Vec::new(),
-    };
-    let mut record = |r: Result<Accepted, Rejected>| match r {
-        Ok(a) => verdict.accepted.push(a),
-        Err(r) => verdict.rejected.push(r),
-    };
-    for referrer in referrers::bundles(registry, &image, &digest)? {
-        // Attestations share the referrers; only signatures count here.
-        if referrer
-            .predicate_type
-            .as_deref()
-            .is_some_and(|p| p != SIGN_PREDICATE_TYPE)
-        {
-            continue;
-        }
-        let source = Source::Referrer {
-            manifest: referrer.manifest_digest.clone(),
-        };
-        record(check_referrer(
-            verifier,
-            policy,
-            &digest,
-            source,
-            &referrer.bundle,
-        ));
-    }
-    let tag = legacy::signature_tag(&digest);
-    for layer in legacy::read(registry, &image, &digest)? {
-        let source = Source::Legacy {
-            tag: tag.clone(),
-            layer: layer.descriptor.digest.clone(),
-        };
-        record(check_legacy(verifier, policy, &digest, source, &layer));
-    }
-    Ok(verdict)
+    let material = collect(registry, reference, given)?;
+    Ok(verify_signatures(&material, verifier, policy))
 }
 
 /// Verifies many images, `concurrency` at a time; `progress(done, total)`
