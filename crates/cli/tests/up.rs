@@ -387,3 +387,134 @@ fn with_tsa_keyless_bundles_carry_a_verified_rfc3161_timestamp() {
     other_up.stop();
     up.stop();
 }
+
+/// A signing config that names the log as Rekor v2 (and the stack's TSA):
+/// signet writes a Rekor v2 entry (hashedrekord 0.0.2, no SET; a DSSE
+/// envelope is logged as a hashedrekord over its PAE, as rekor-tiles asks)
+/// plus an RFC 3161 timestamp, and the verifier accepts it with the TSA as
+/// the only time source; without the timestamp it must fail.
+#[test]
+fn rekor_v2_entries_with_a_timestamp_against_our_own_log() {
+    let dir = workdir("up-rekor-v2");
+    let up = Up::start_with(
+        &dir.join("stack"),
+        &[
+            "--log-port",
+            "0",
+            "--ca-port",
+            "0",
+            "--oidc-port",
+            "0",
+            "--tsa",
+            "--tsa-port",
+            "0",
+        ],
+    );
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&up.signing_config).unwrap()).unwrap();
+    let logs = config["rekorTlogUrls"].as_array_mut().unwrap();
+    assert_eq!(logs.len(), 1);
+    logs[0]["majorApiVersion"] = serde_json::json!(2);
+    std::fs::write(dir.join("signing_v2.json"), config.to_string()).unwrap();
+    std::fs::write(dir.join("a.txt"), b"artifact for rekor v2\n").unwrap();
+    std::fs::write(
+        dir.join("statement.json"),
+        serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "a.txt", "digest": {"sha256": hex_sha256(b"artifact for rekor v2\n")}}],
+            "predicateType": "https://example.com/predicate/v1",
+            "predicate": {"ok": true}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let token = up.token(EMAIL);
+    let sign = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "sign-bundle",
+            "--identity-token",
+            &token,
+            "--bundle",
+            out,
+            "--trusted-root",
+            path(&up.trusted_root),
+            "--signing-config",
+            "signing_v2.json",
+        ];
+        args.extend_from_slice(extra);
+        ok(&signet(&dir, &args));
+        serde_json::from_slice::<serde_json::Value>(&std::fs::read(dir.join(out)).unwrap()).unwrap()
+    };
+    let verify = |bundle: &str, artifact: &str| {
+        signet(
+            &dir,
+            &[
+                "verify-blob",
+                artifact,
+                "--bundle",
+                bundle,
+                "--trusted-root",
+                path(&up.trusted_root),
+                "--certificate-identity",
+                EMAIL,
+                "--certificate-oidc-issuer",
+                &up.oidc_url,
+                "--output",
+                "json",
+            ],
+        )
+    };
+    for (extra, out, kind, artifact) in [
+        (&["a.txt"][..], "v2.json", "hashedrekord", "a.txt"),
+        (
+            &["--in-toto", "statement.json"][..],
+            "v2-dsse.json",
+            "hashedrekord",
+            "a.txt",
+        ),
+    ] {
+        let bundle = sign(extra, out);
+        let entry = &bundle["verificationMaterial"]["tlogEntries"][0];
+        assert_eq!(entry["kindVersion"]["kind"], kind, "{bundle}");
+        assert_eq!(entry["kindVersion"]["version"], "0.0.2", "{bundle}");
+        assert!(
+            entry.get("inclusionPromise").is_none(),
+            "v2 has no SET: {entry}"
+        );
+        assert!(entry["inclusionProof"]["checkpoint"]["envelope"].is_string());
+        let stamps =
+            &bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"];
+        assert_eq!(stamps.as_array().map(Vec::len), Some(1), "{bundle}");
+        let out = verify(out, artifact);
+        ok(&out);
+        let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let sources: Vec<&str> = verdict["result"]["signingTimes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["source"].as_str())
+            .collect();
+        assert_eq!(sources, vec!["timestamp"], "{verdict}");
+
+        // The v2 entry alone proves no time: without the timestamp the
+        // certificate cannot be checked at signing time.
+        let mut stripped = bundle.clone();
+        stripped["verificationMaterial"]
+            .as_object_mut()
+            .unwrap()
+            .remove("timestampVerificationData");
+        std::fs::write(dir.join("stripped.json"), stripped.to_string()).unwrap();
+        let out = verify("stripped.json", artifact);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    up.stop();
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes))
+}
