@@ -12,7 +12,10 @@
 #   postgresql       /usr/lib/postgresql/*/bin (Debian's postgresql)
 #   openssl          from Debian, on PATH (crates/tsa/tests: `openssl ts`)
 #   softhsm2, opensc /usr/lib/softhsm/libsofthsm2.so, softhsm2-util,
-#                    pkcs11-tool (Debian's), for the PKCS#11 CA key test
+#                    pkcs11-tool (Debian's), for the PKCS#11 CA and
+#                    signing key tests
+#   moto (server)    target/peers/moto           SIGNET_PEER_MOTO
+#                    (AWS KMS for the awskms:// signing key test)
 # SIGNET_SKIP_PEERS=1 skips the installs and the interop tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +45,24 @@ install_sigstore_python() {
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "sigstore==$SIGSTORE_PYTHON_VERSION"
+}
+
+MOTO_VERSION=5.2.5
+
+install_moto() {
+  # crates/cli/tests/key_custody.rs: AWS KMS as moto's server speaks it.
+  local venv="$PEERS/moto"
+  if [ -x "$venv/bin/moto_server" ] && [ "$("$venv/bin/python" -c \
+    'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null)" = "$MOTO_VERSION" ]; then
+    return
+  fi
+  echo "== installing moto[server] $MOTO_VERSION into $venv"
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    apt_install python3-venv
+  fi
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 }
 
 install_sigstore_js() {
@@ -110,10 +131,12 @@ if [ "${SIGNET_SKIP_PEERS:-}" != 1 ]; then
   install_openssl
   install_softhsm
   install_sigstore_python
+  install_moto
   install_sigstore_js
   install_registry_peers
   export SIGNET_PEER_SIGSTORE_PYTHON="$PEERS/venv/bin/sigstore"
   export SIGNET_PEER_NODE_DIR="$PEERS/node"
+  export SIGNET_PEER_MOTO="$PEERS/moto/bin/moto_server"
 fi
 
 cargo test --workspace --all-targets --no-fail-fast "$@"

@@ -39,6 +39,11 @@ pub struct CtLogSigner {
 }
 
 impl CtLogSigner {
+    /// See [`CaSigner::in_process`].
+    pub fn in_process(&self) -> bool {
+        self.signer.in_process()
+    }
+
     pub fn new(signer: Arc<dyn CaSigner>) -> Result<CtLogSigner, CtError> {
         if signer.public_key().kind() != KeyKind::EcdsaP256
             || signer.algorithm() != SigAlg::EcdsaSha256

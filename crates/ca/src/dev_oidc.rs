@@ -9,7 +9,13 @@
 //! `{"id_token": JWT, "access_token": JWT, "token_type": "Bearer",
 //! "expires_in": N}`. `claims` are merged last, so they can override any
 //! standard claim (tests use this for expired or foreign tokens).
+//!
+//! For the interactive sign-in of `signet sign-blob` (and any OAuth 2.0
+//! client), `GET /authorize` and a form-encoded `POST /token` speak the
+//! authorization-code flow with PKCE (RFC 7636, S256 only) to loopback
+//! redirect URIs only (RFC 8252): see [`login`].
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,7 +24,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -31,6 +37,9 @@ use serde_json::{json, Map, Value};
 
 use crate::api::ApiError;
 use crate::config::DEFAULT_AUDIENCE;
+
+mod login;
+use login::PendingCode;
 
 /// Banner printed when the issuer starts.
 pub const DEV_BANNER: &str = "DEV ONLY: signet dev oidc mints signed ID tokens for ANY identity \
@@ -77,6 +86,8 @@ pub struct DevIssuer {
     jwk: Jwk,
     kid: String,
     default_ttl: u64,
+    /// Authorization codes handed out and not yet redeemed.
+    codes: std::sync::Mutex<HashMap<String, PendingCode>>,
 }
 
 impl std::fmt::Debug for DevIssuer {
@@ -147,6 +158,7 @@ impl DevIssuer {
             jwk,
             kid,
             default_ttl: default_ttl.clamp(1, MAX_TTL_SECS),
+            codes: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -162,7 +174,11 @@ impl DevIssuer {
             "issuer": self.issuer_url,
             "jwks_uri": format!("{}/jwks", self.issuer_url),
             "token_endpoint": format!("{}/token", self.issuer_url),
-            "response_types_supported": ["id_token"],
+            "authorization_endpoint": format!("{}/authorize", self.issuer_url),
+            "response_types_supported": ["code", "id_token"],
+            "grant_types_supported": ["authorization_code"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ["none"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [alg],
             "claims_supported": ["sub", "email", "email_verified", "aud", "iss", "iat", "exp"],
@@ -284,12 +300,20 @@ async fn token_get(State(issuer): State<Arc<DevIssuer>>, Query(q): Query<TokenQu
 
 async fn token_post(
     State(issuer): State<Arc<DevIssuer>>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let body = match body {
         Ok(b) => b,
         Err(e) => return ApiError::new(e.status(), "bad_body", e.body_text()).into_response(),
     };
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if form {
+        return login::redeem(&issuer, &body);
+    }
     let req: TokenRequest = if body.is_empty() {
         TokenRequest::default()
     } else {
@@ -315,6 +339,7 @@ pub fn router(issuer: Arc<DevIssuer>) -> Router {
             get(|State(i): State<Arc<DevIssuer>>| async move { Json(i.jwks()) }),
         )
         .route("/token", get(token_get).post(token_post))
+        .route("/authorize", get(login::authorize))
         .with_state(issuer)
         .layer(DefaultBodyLimit::max(MAX_TOKEN_REQUEST_BYTES))
 }

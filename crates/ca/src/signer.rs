@@ -61,6 +61,16 @@ pub trait CaSigner: Send + Sync + std::fmt::Debug {
     /// Signs `message` (e.g. DER TBSCertificate bytes); the hash is the
     /// signer's business.
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError>;
+
+    /// Whether signatures are computed in this process from a key whose
+    /// public half is [`CaSigner::public_key`] by construction (an
+    /// in-memory key). Such a signer cannot start signing with another
+    /// key, so the CA verifies its signatures in a start-up self-test
+    /// rather than on every certificate. Out-of-process signers (HSMs,
+    /// KMS) answer `false`: the CA verifies every signature they make.
+    fn in_process(&self) -> bool {
+        false
+    }
 }
 
 /// An ECDSA P-256 or P-384 key held in memory, loaded from PKCS#8.
@@ -159,6 +169,10 @@ impl CaSigner for FileSigner {
             .sign(&SystemRandom::new(), message)
             .map(|s| s.as_ref().to_vec())
             .map_err(|e| SignerError::Sign(e.to_string()))
+    }
+
+    fn in_process(&self) -> bool {
+        true
     }
 }
 

@@ -45,6 +45,12 @@ pub enum BenchCommand {
     /// Load-test an in-process `signet ca serve` (with a dev OIDC issuer)
     /// on loopback.
     Ca(CaBenchArgs),
+    /// Push, sign (keyless, against an in-process private stack) and
+    /// verify many images in a registry, cold and warm.
+    Images(crate::bench_images::ImagesBenchArgs),
+    /// Send AdmissionReviews to a running `signet admission serve` at a
+    /// fixed rate and report latency percentiles.
+    Admission(crate::bench_admission::AdmissionBenchArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -94,6 +100,20 @@ pub fn run(cmd: BenchCommand) -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("signet: bench ca: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        BenchCommand::Images(args) => match crate::bench_images::images_bench(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("signet: bench images: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        BenchCommand::Admission(args) => match crate::bench_admission::admission_bench(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("signet: bench admission: {e}");
                 ExitCode::FAILURE
             }
         },

@@ -81,8 +81,26 @@ pub struct VerifyImageArgs {
     identity: IdentityArgs,
     #[command(flatten)]
     trust: TrustArgs,
-    /// `text` (default) or `json`.
-    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    /// A policy file (`signet.dev/v1` `ImagePolicy`, docs/policy.md): the
+    /// policy decides who must have signed each image and which
+    /// attestations it needs, instead of the identity flags. Exit status:
+    /// 0 all allowed (warnings printed), 1 any denied, 2 usage or policy
+    /// file error, 3 registry or network error (and none denied).
+    #[arg(long, value_name = "FILE", conflicts_with_all = [
+        "certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer",
+        "certificate_oidc_issuer_regexp", "certificate_github_workflow_trigger",
+        "certificate_github_workflow_sha", "certificate_github_workflow_name",
+        "certificate_github_workflow_repository", "certificate_github_workflow_ref",
+        "source_repository_uri", "source_repository_ref", "build_signer_uri", "build_trigger",
+        "key",
+    ])]
+    policy: Option<PathBuf>,
+    /// With --policy: the Kubernetes namespace to evaluate the images for
+    /// (rules that list `namespaces` apply only to a matching one).
+    #[arg(long, requires = "policy")]
+    namespace: Option<String>,
+    /// `text` (default), `json`, or `sarif` (SARIF 2.1.0; with --policy).
+    #[arg(long, default_value = "text", value_parser = ["text", "json", "sarif"])]
     output: String,
     /// Images verified at the same time.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -283,6 +301,27 @@ fn describe(given: &str, result: &Result<ImageVerdict, OciError>) -> (bool, Stri
 }
 
 pub fn verify(args: VerifyImageArgs) -> ExitCode {
+    if let Some(policy) = &args.policy {
+        let registry = match registry(&args.registry) {
+            Ok(r) => r,
+            Err(f) => return finish("verify", Err(f)),
+        };
+        return crate::policy_cmd::gate(crate::policy_cmd::Gate {
+            images: &args.images,
+            policy,
+            namespace: args.namespace.as_deref(),
+            trust: &args.trust,
+            registry: &registry,
+            output: &args.output,
+            concurrency: usize::from(args.concurrency),
+        });
+    }
+    if args.output == "sarif" {
+        return finish(
+            "verify",
+            Err(sign_cmd::usage("--output sarif needs --policy")),
+        );
+    }
     let setup = (|| {
         let references = args
             .images

@@ -13,8 +13,10 @@ use std::process::ExitCode;
 use clap::Args;
 use signet_model::intoto::{Statement, Subject, STATEMENT_V1};
 use signet_model::{Bundle, ClientTrustConfig, SigningConfig, TrustedRoot};
+use signet_sign::custody::KeyRef;
 use signet_sign::flow::{Content, Identity, SignOptions, Signed, SigningContext};
-use signet_sign::oidc::{self, IdentityToken, ProcessEnv};
+use signet_sign::kms::{AwsKmsClient, AwsKmsSigner};
+use signet_sign::oidc::IdentityToken;
 use signet_sign::{keys, SignError, Signer};
 use zeroize::Zeroizing;
 
@@ -49,14 +51,19 @@ pub struct SignerArgs {
     /// ambient token).
     #[arg(long, conflicts_with = "key")]
     pub(crate) identity_token: Option<String>,
-    /// A cosign private key file; its password comes from COSIGN_PASSWORD,
-    /// else a prompt on the terminal.
-    #[arg(long)]
-    pub(crate) key: Option<PathBuf>,
+    /// The signing key: a cosign private key file (password from
+    /// COSIGN_PASSWORD, else a prompt on the terminal), a PKCS#11 URI
+    /// (`pkcs11:token=T;object=K[;pin-value=P]`, module from module-path= or
+    /// SIGNET_PKCS11_MODULE), or an AWS KMS key (`awskms:///KEY_ID|ARN|alias/NAME`,
+    /// `awskms://HOST:PORT/KEY`; credentials from AWS_* variables).
+    #[arg(long, value_name = "KEY")]
+    pub(crate) key: Option<String>,
     /// Skip confirmation prompts (accepted for cosign compatibility; signet
     /// does not prompt before uploading).
     #[arg(long, short = 'y')]
     yes: bool,
+    #[command(flatten)]
+    pub(crate) sign_in: crate::sign_in::SignInArgs,
 }
 
 #[derive(Args, Debug)]
@@ -92,11 +99,28 @@ pub struct AttestBlobArgs {
     trust: SignTrustArgs,
 }
 
+/// `public-key --key SPEC [--outfile F]`, as cosign's.
+#[derive(Args, Debug)]
+pub struct PublicKeyArgs {
+    /// A cosign key file, a pkcs11: URI or an awskms:// URI (as `sign-blob
+    /// --key`).
+    #[arg(long, value_name = "KEY")]
+    key: String,
+    /// Write the PEM here instead of standard output.
+    #[arg(long)]
+    outfile: Option<PathBuf>,
+}
+
 #[derive(Args, Debug)]
 pub struct GenerateKeyPairArgs {
     /// Writes PREFIX.key (private, mode 0600) and PREFIX.pub.
     #[arg(long, default_value = "cosign")]
     output_key_prefix: String,
+    /// Create the key in a KMS instead (`awskms://[HOST:PORT]/alias/NAME`:
+    /// an ECC_NIST_P256 signing key under that alias, kept if the alias
+    /// exists); only PREFIX.pub is written.
+    #[arg(long, value_name = "URI")]
+    kms: Option<String>,
 }
 
 /// `sign-bundle [--in-toto] --identity-token T --bundle B [--trusted-root T]
@@ -134,6 +158,7 @@ impl From<SignError> for Failure {
             SignError::WrongPassword
             | SignError::KeyFormat(_)
             | SignError::UnsupportedKey(_)
+            | SignError::KeyAccess(_)
             | SignError::Token(_)
             | SignError::NoToken(_)
             | SignError::Config(_) => EXIT_USAGE,
@@ -222,25 +247,31 @@ pub(crate) enum Who {
     Token(IdentityToken),
 }
 
+/// Opens the signer a `--key` value names: a cosign key file (asking for
+/// its password), a PKCS#11 token key or an AWS KMS key.
+pub(crate) fn load_signer(spec: &str) -> Result<Box<dyn Signer>, Failure> {
+    let key = KeyRef::parse(spec)?;
+    if let Some(remote) = key.open_remote() {
+        return Ok(remote?);
+    }
+    let KeyRef::File(path) = key else {
+        return Err(usage(format!("cannot open key {spec}")));
+    };
+    let pem_text = Zeroizing::new(
+        String::from_utf8(read_file(&path, "key")?)
+            .map_err(|_| usage(format!("key {} is not PEM text", path.display())))?,
+    );
+    let password = password(false)?;
+    let key = keys::load_private_key(&pem_text, password.as_bytes())?;
+    Ok(Box::new(key))
+}
+
 impl Who {
     /// Loads the key `--key` names, or finds the identity token.
     pub(crate) fn load(args: &SignerArgs, context: &SigningContext) -> Result<Who, Failure> {
         match &args.key {
-            Some(path) => {
-                let pem_text = Zeroizing::new(
-                    String::from_utf8(read_file(path, "key")?)
-                        .map_err(|_| usage(format!("key {} is not PEM text", path.display())))?,
-                );
-                let password = password(false)?;
-                let key = keys::load_private_key(&pem_text, password.as_bytes())?;
-                Ok(Who::Key(Box::new(key)))
-            }
-            None => Ok(Who::Token(oidc::detect(
-                args.identity_token.as_deref(),
-                &ProcessEnv,
-                context.http(),
-                context.oidc_url(),
-            )?)),
+            Some(spec) => Ok(Who::Key(load_signer(spec)?)),
+            None => Ok(Who::Token(crate::sign_in::identity_token(args, context)?)),
         }
     }
 
@@ -263,6 +294,10 @@ fn sign_and_write(
     content: Content<'_>,
     out: &Path,
 ) -> Result<(), Failure> {
+    // A malformed or unsupported --key is reported before any network use.
+    if let Some(spec) = &signer.key {
+        KeyRef::parse(spec)?;
+    }
     let (root, config) = trust_material(trust)?;
     let context = SigningContext::new(&config, &root, SignOptions::default())?;
     let signed = Who::load(signer, &context)?.sign(&context, content)?;
@@ -311,11 +346,13 @@ pub fn sign_blob(args: SignBlobArgs) -> ExitCode {
     finish("sign-blob", result)
 }
 
-/// cosign's predicate type names.
-fn predicate_type_uri(name: &str) -> Result<String, Failure> {
+/// cosign's predicate type names (cosign's `options.PredicateTypeMap`),
+/// for `attest-blob`, `attest` and `verify-attestation`.
+pub(crate) fn predicate_type_uri(name: &str) -> Result<String, Failure> {
     Ok(match name {
         "slsaprovenance" | "slsaprovenance02" => "https://slsa.dev/provenance/v0.2",
         "slsaprovenance1" => "https://slsa.dev/provenance/v1",
+        "link" => "https://in-toto.io/Link/v1",
         "spdx" | "spdxjson" => "https://spdx.dev/Document",
         "cyclonedx" => "https://cyclonedx.org/bom",
         "vuln" => "https://cosign.sigstore.dev/attestation/vuln/v1",
@@ -361,16 +398,14 @@ fn statement(
 pub fn attest_blob(args: AttestBlobArgs) -> ExitCode {
     let result = (|| {
         let bytes = read_file(&args.file, "file")?;
-        let predicate: serde_json::Value =
-            signet_model::from_json_slice(&read_file(&args.predicate, "predicate")?).map_err(
-                |e| {
-                    usage(format!(
-                        "predicate {} is not JSON: {e}",
-                        args.predicate.display()
-                    ))
-                },
-            )?;
         let predicate_type = predicate_type_uri(&args.predicate_type)?;
+        let predicate = signet_oci::attest::cosign_predicate(
+            &args.predicate_type,
+            &predicate_type,
+            &read_file(&args.predicate, "predicate")?,
+            &signet_oci::attest::timestamp_now(),
+        )
+        .map_err(|e| usage(format!("predicate {}: {e}", args.predicate.display())))?;
         let statement = statement(&args.file, &bytes, predicate_type, predicate);
         let json =
             serde_json::to_vec(&statement).map_err(|e| usage(format!("in-toto statement: {e}")))?;
@@ -406,8 +441,59 @@ fn create_new(path: &Path, private: bool) -> Result<std::fs::File, Failure> {
     })
 }
 
+/// `generate-key-pair --kms awskms://…/alias/NAME`: creates (or finds) the
+/// KMS key and writes its public key to PREFIX.pub.
+fn generate_kms_key(uri: &str, prefix: &str) -> Result<(), Failure> {
+    let uri = match KeyRef::parse(uri)? {
+        KeyRef::AwsKms(uri) => uri,
+        _ => {
+            return Err(usage(format!(
+                "--kms {uri}: signet creates keys in AWS KMS only (awskms://…/alias/NAME)"
+            )))
+        }
+    };
+    if !uri.key_id.starts_with("alias/") {
+        return Err(usage(
+            "--kms: name the new key by an alias (awskms://[HOST:PORT]/alias/NAME); \
+             AWS assigns key IDs",
+        ));
+    }
+    let pub_path = PathBuf::from(format!("{prefix}.pub"));
+    if pub_path.exists() {
+        return Err(usage(format!(
+            "{} already exists; not overwriting it",
+            pub_path.display()
+        )));
+    }
+    let client = AwsKmsClient::from_env(&uri)?;
+    let signer = match client.get_public_key(&uri.key_id) {
+        Ok(_) => {
+            eprintln!("signet: {} exists already; using it", uri.key_id);
+            AwsKmsSigner::with_client(client, &uri.key_id)?
+        }
+        Err(SignError::Http { status: 400, .. }) => {
+            let id = client.create_key("ECC_NIST_P256", "signet signing key")?;
+            client.create_alias(&uri.key_id, &id)?;
+            eprintln!("signet: created AWS KMS key {id} as {}", uri.key_id);
+            AwsKmsSigner::with_client(client, &id)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    create_new(&pub_path, false)?
+        .write_all(signer.public_key().to_pem().as_bytes())
+        .map_err(|e| Failure {
+            code: EXIT_FAILED,
+            message: format!("cannot write {}: {e}", pub_path.display()),
+        })?;
+    eprintln!("signet: public key written to {}", pub_path.display());
+    Ok(())
+}
+
 pub fn generate_key_pair(args: GenerateKeyPairArgs) -> ExitCode {
     let result = (|| {
+        if let Some(uri) = &args.kms {
+            return generate_kms_key(uri, &args.output_key_prefix);
+        }
         let key_path = PathBuf::from(format!("{}.key", args.output_key_prefix));
         let pub_path = PathBuf::from(format!("{}.pub", args.output_key_prefix));
         for path in [&key_path, &pub_path] {
@@ -440,6 +526,30 @@ pub fn generate_key_pair(args: GenerateKeyPairArgs) -> ExitCode {
     finish("generate-key-pair", result)
 }
 
+/// `public-key`: the PEM public key of any signer `--key` can name.
+pub fn public_key(args: PublicKeyArgs) -> ExitCode {
+    let result = (|| {
+        let pem_text = load_signer(&args.key)?.public_key().to_pem();
+        match &args.outfile {
+            Some(path) => {
+                write_output(path, pem_text.as_bytes())?;
+                eprintln!("signet: public key written to {}", path.display());
+            }
+            None => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(pem_text.as_bytes())
+                    .and_then(|()| out.flush())
+                    .map_err(|e| Failure {
+                        code: EXIT_FAILED,
+                        message: format!("writing to standard output: {e}"),
+                    })?;
+            }
+        }
+        Ok(())
+    })();
+    finish("public-key", result)
+}
+
 pub fn sign_bundle(args: SignBundleArgs) -> ExitCode {
     let result = (|| {
         let bytes = read_file(&args.file, "file")?;
@@ -452,6 +562,7 @@ pub fn sign_bundle(args: SignBundleArgs) -> ExitCode {
             identity_token: Some(args.identity_token.clone()),
             key: None,
             yes: true,
+            sign_in: crate::sign_in::SignInArgs::never(),
         };
         sign_and_write(&signer, &args.trust, content, &args.bundle)
     })();

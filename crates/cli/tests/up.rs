@@ -518,3 +518,103 @@ fn rekor_v2_entries_with_a_timestamp_against_our_own_log() {
 fn hex_sha256(bytes: &[u8]) -> String {
     hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes))
 }
+
+/// No token anywhere: `--oidc-flow browser` signs in through the stack's
+/// OIDC issuer (authorization code + PKCE on a loopback callback). The
+/// test plays the person: it opens the printed URL as alice, and the
+/// resulting bundle verifies for alice and the stack's issuer.
+#[test]
+fn interactive_browser_sign_in_signs_as_the_person() {
+    use std::io::{BufRead, BufReader};
+    let dir = workdir("up-browser");
+    let up = Up::start(&dir.join("stack"));
+    std::fs::write(dir.join("a.txt"), b"signed after a browser sign-in\n").unwrap();
+    let mut child = std::process::Command::new(signet_bin())
+        .current_dir(&dir)
+        .args([
+            "sign-blob",
+            "a.txt",
+            "--bundle",
+            "a.json",
+            "--trust-config",
+            path(&up.trust_config),
+            "--oidc-flow",
+            "browser",
+            "--oidc-timeout",
+            "60",
+        ])
+        .env_remove("SIGSTORE_ID_TOKEN")
+        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+        .env("BROWSER", "true")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("signet exited without printing a sign-in URL")
+            .unwrap();
+        if let Some(u) = line.trim().strip_prefix("http://") {
+            break format!("http://{u}");
+        }
+    };
+    assert!(
+        url.starts_with(&format!("{}/authorize?", up.oidc_url)),
+        "{url}"
+    );
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+    let browser = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = browser
+        .get(format!("{url}&login_hint=alice%40example.com"))
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    let callback = answer.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(browser.get(&callback).send().unwrap().status(), 200);
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "sign-blob failed: {rest:?}");
+    ok(&signet(
+        &dir,
+        &[
+            "verify-blob",
+            "a.txt",
+            "--bundle",
+            "a.json",
+            "--trusted-root",
+            path(&up.trusted_root),
+            "--certificate-identity",
+            "alice@example.com",
+            "--certificate-oidc-issuer",
+            &up.oidc_url,
+        ],
+    ));
+    // Without a token and without the browser flow: a clear failure.
+    let out = signet(
+        &dir,
+        &[
+            "sign-blob",
+            "a.txt",
+            "--bundle",
+            "b.json",
+            "--trust-config",
+            path(&up.trust_config),
+            "--oidc-flow",
+            "none",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "no token is a usage error");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("sign in interactively"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    up.stop();
+}

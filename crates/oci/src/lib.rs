@@ -5,11 +5,13 @@
 //!   rustls (aws-lc-rs), with Basic and Bearer-token auth, docker's
 //!   config.json and credential helpers, a private CA, plain HTTP only for
 //!   loopback hosts unless allowed, bounded retries and bounded bodies.
-//! - [`layout::legacy`]: cosign's `sha256-<hex>.sig` simple-signing layout.
+//! - [`layout::legacy`]: cosign's `sha256-<hex>.sig` simple-signing layout
+//!   and its `sha256-<hex>.att` attestations.
 //! - [`layout::referrers`]: a Sigstore bundle as an OCI 1.1 referrer, with
 //!   the referrers tag schema where the registry lacks the referrers API.
-//! - [`sign`], [`verify`], [`tree`]: the image verbs on top.
+//! - [`sign`], [`attest`], [`verify`], [`tree`]: the image verbs on top.
 
+pub mod attest;
 pub mod auth;
 pub mod digest;
 pub mod error;

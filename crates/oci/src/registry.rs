@@ -3,6 +3,9 @@
 //! Every body is bounded and every content-addressed body is checked
 //! against its digest.
 
+use std::collections::HashSet;
+use std::sync::Mutex;
+
 use reqwest::Method;
 
 use crate::manifest::{Descriptor, Index, ACCEPTED_MANIFESTS, MAX_MANIFEST_BYTES, OCI_INDEX};
@@ -33,6 +36,11 @@ pub struct PutManifest {
 /// A client of OCI registries. Cheap to share between threads.
 pub struct Registry {
     transport: Transport,
+    /// `host/repository`s whose registry answered that it has no
+    /// referrers API (as oras-go remembers it per repository): later
+    /// listings go straight to the referrers tag schema instead of asking
+    /// again for every image.
+    no_referrers_api: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -62,6 +70,7 @@ impl Registry {
     pub fn new(options: RegistryOptions) -> Result<Self, OciError> {
         Ok(Registry {
             transport: Transport::new(options)?,
+            no_referrers_api: Mutex::new(HashSet::new()),
         })
     }
 
@@ -387,11 +396,28 @@ impl Registry {
 
     /// The referrers API: `Ok(None)` when the registry does not offer it
     /// (404), so that the caller falls back to the referrers tag schema.
+    /// The answer is remembered for the repository: a registry that offers
+    /// the API must not answer 404 for a repository that exists (OCI
+    /// distribution spec 1.1), so one such answer settles it for this
+    /// client.
     pub fn referrers_api(
         &self,
         repo: &Reference,
         subject: &Digest,
     ) -> Result<Option<Index>, OciError> {
+        let key = format!("{}/{}", repo.api_host(), repo.repository);
+        let absent_set = || {
+            self.no_referrers_api
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+        };
+        if absent_set().contains(&key) {
+            return Ok(None);
+        }
+        let absent = || {
+            absent_set().insert(key.clone());
+            Ok(None)
+        };
         let what = format!(
             "referrers of {}/{}@{subject}",
             repo.registry, repo.repository
@@ -416,11 +442,11 @@ impl Registry {
                 if !is_index {
                     // Not the referrers API (some registries answer HTML or
                     // an error document with 200).
-                    return Ok(None);
+                    return absent();
                 }
                 Index::from_json(&r.body).map(Some)
             }
-            404 | 400 | 405 => Ok(None),
+            404 | 400 | 405 => absent(),
             _ => Err(unexpected(repo, &what, &r)),
         }
     }

@@ -1,12 +1,15 @@
 //! Verifying an image: resolve the reference once, collect its signatures
-//! from both layouts, verify each with signet's verifier, and pass when at
-//! least one satisfies the policy.
+//! and attestations from both layouts, verify each with signet's verifier,
+//! and pass when at least one satisfies the policy.
 //!
 //! Legacy signatures are rebuilt into a bundle (message signature over the
 //! simple-signing payload, certificate or key, Rekor entry with its SET),
-//! after checking that the payload names the resolved digest. Referrer
-//! bundles are verified against the digest itself: the in-toto statement
-//! must name it as subject, with cosign's image-signature predicate type.
+//! after checking that the payload names the resolved digest. Legacy
+//! attestations (`.att` layers) are rebuilt the same way around their DSSE
+//! envelope. Referrer bundles and legacy attestations are verified against
+//! the digest itself: the in-toto statement must name it as subject; an
+//! image signature must carry cosign's image-signature predicate type, an
+//! attestation the type asked for.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -141,7 +144,8 @@ pub struct ImageMaterial {
     pub digest: Digest,
     /// Image signatures (legacy `.sig` layers and signature referrers).
     pub signatures: Vec<Candidate>,
-    /// Attestations (referrer bundles with another predicate type).
+    /// Attestations (referrer bundles with another predicate type, and
+    /// legacy `.att` layers).
     pub attestations: Vec<Candidate>,
 }
 
@@ -190,6 +194,40 @@ impl Candidate {
             listed_predicate_type: None,
             prepared,
         }
+    }
+
+    /// Unpacks one legacy attestation layer (a DSSE envelope and the
+    /// annotations cosign writes). That its statement names the image is
+    /// checked at verification, as for referrer bundles.
+    fn legacy_attestation(source: Source, layer: &legacy::Layer) -> Candidate {
+        let prepared = layer
+            .payload
+            .as_ref()
+            .map_err(|e| reject(source.clone(), "payload", e.clone()))
+            .and_then(|envelope| {
+                legacy::bundle_from_attestation_layer(envelope, &layer.descriptor.annotations)
+                    .map_err(|e| reject(source.clone(), "bundle-format", e))
+            })
+            .map(|bundle| (bundle, Signs::Statement));
+        Candidate {
+            source,
+            listed_predicate_type: layer
+                .descriptor
+                .annotations
+                .get(legacy::PREDICATE_TYPE_ANNOTATION)
+                .cloned(),
+            prepared,
+        }
+    }
+
+    /// The in-toto statement this material carries (a DSSE payload), as
+    /// JSON: the input of Rego conditions. Only as trustworthy as a
+    /// [`Candidate::verify`] that passed; `None` for simple-signing
+    /// payloads and unreadable material.
+    pub fn statement_json(&self) -> Option<serde_json::Value> {
+        let (bundle, _) = self.prepared.as_ref().ok()?;
+        let envelope = bundle.dsse_envelope.as_ref()?;
+        signet_model::from_json_slice(&envelope.payload).ok()
     }
 
     /// Unpacks one referrer bundle.
@@ -274,6 +312,34 @@ impl Candidate {
             _ => Ok(accepted),
         }
     }
+
+    /// [`Candidate::verify`], and that the verified statement's predicate
+    /// type is `predicate_type` (check `predicate-type` otherwise).
+    pub fn verify_attestation(
+        &self,
+        verifier: &Verifier,
+        policy: &SignerPolicy,
+        digest: &Digest,
+        predicate_type: &str,
+    ) -> Result<Accepted, Rejected> {
+        let accepted = self.verify(verifier, policy, digest)?;
+        match &accepted.verified.statement {
+            Some(s) if s.predicate_type == predicate_type => Ok(accepted),
+            Some(s) => Err(reject(
+                self.source.clone(),
+                "predicate-type",
+                format!(
+                    "an attestation of type {:?}, not {predicate_type:?}",
+                    s.predicate_type
+                ),
+            )),
+            None => Err(reject(
+                self.source.clone(),
+                "predicate-type",
+                "a message signature, not an attestation",
+            )),
+        }
+    }
 }
 
 /// Resolves `reference` once and collects every signature and attestation
@@ -282,6 +348,17 @@ pub fn collect(
     registry: &Registry,
     reference: &Reference,
     given: &str,
+) -> Result<ImageMaterial, OciError> {
+    gather(registry, reference, given, true)
+}
+
+/// [`collect`]; the legacy `.att` tag is read only with
+/// `legacy_attestations` (image-signature verification has no use for it).
+fn gather(
+    registry: &Registry,
+    reference: &Reference,
+    given: &str,
+    legacy_attestations: bool,
 ) -> Result<ImageMaterial, OciError> {
     let subject = registry.resolve(reference)?;
     let digest = subject.digest;
@@ -312,6 +389,18 @@ pub fn collect(
         material
             .signatures
             .push(Candidate::legacy(&digest, source, &layer));
+    }
+    if legacy_attestations {
+        let tag = legacy::attestation_tag(&digest);
+        for layer in legacy::read_attestations(registry, &image, &digest)? {
+            let source = Source::Legacy {
+                tag: tag.clone(),
+                layer: layer.descriptor.digest.clone(),
+            };
+            material
+                .attestations
+                .push(Candidate::legacy_attestation(source, &layer));
+        }
     }
     Ok(material)
 }
@@ -346,7 +435,7 @@ pub fn verify_image(
     reference: &Reference,
     given: &str,
 ) -> Result<ImageVerdict, OciError> {
-    let material = collect(registry, reference, given)?;
+    let material = gather(registry, reference, given, false)?;
     Ok(verify_signatures(&material, verifier, policy))
 }
 

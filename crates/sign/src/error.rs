@@ -11,6 +11,11 @@ pub enum SignError {
     KeyFormat(String),
     #[error("unsupported key: {0}")]
     UnsupportedKey(String),
+    /// The key `--key` names cannot be reached or opened: a bad or
+    /// unsupported key URI, no such token or key, a failed login, missing
+    /// cloud credentials, a KMS refusing access.
+    #[error("{0}")]
+    KeyAccess(String),
     #[error("cryptographic operation failed: {0}")]
     Crypto(String),
     #[error("identity token: {0}")]

@@ -4,7 +4,8 @@
 //! `SIGSTORE_ID_TOKEN` variable (also GitLab CI's documented variable for
 //! Sigstore's audience), and GitHub Actions' ambient token
 //! (`ACTIONS_ID_TOKEN_REQUEST_URL` + `ACTIONS_ID_TOKEN_REQUEST_TOKEN`,
-//! audience `sigstore`). The interactive browser flow is not implemented.
+//! audience `sigstore`). A person at a terminal signs in with the browser
+//! instead: see [`crate::browser`].
 //!
 //! Claims are read *unverified*: Fulcio verifies the token; the client only
 //! needs to know who it will be signing as. Tokens are bearer secrets: they
@@ -162,7 +163,8 @@ pub fn detect(
     }
     Err(SignError::NoToken(format!(
         "pass --identity-token, set SIGSTORE_ID_TOKEN, or run in GitHub Actions with \
-         `permissions: id-token: write`; interactive sign-in{} is not supported yet",
+         `permissions: id-token: write`, or sign in interactively{} (on a terminal, or with \
+         --oidc-flow browser)",
         oidc_url.map(|u| format!(" with {u}")).unwrap_or_default()
     )))
 }

@@ -4,8 +4,15 @@
 //! naming the image digest; its annotations carry the signature, the
 //! certificate (and chain), and the Rekor SET bundle.
 //!
-//! Appending a signature re-reads the manifest and keeps every layer that
-//! is there; an identical signature is not added twice.
+//! Attestations (cosign `specs/ATTESTATION_SPEC.md`, `cosign attest`) use
+//! the same shape at tag `sha256-<hex>.att`: each layer is a DSSE envelope
+//! (`application/vnd.dsse.envelope.v1+json`) over an in-toto statement,
+//! with a `predicateType` annotation, an empty signature annotation (the
+//! signature is inside the envelope), and the same certificate, chain and
+//! Rekor bundle annotations (a `dsse` entry for cosign v3 and signet).
+//!
+//! Appending a signature or attestation re-reads the manifest and keeps
+//! every layer that is there; an identical layer is not added twice.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +23,7 @@ use signet_model::bundle::{
     Rfc3161SignedTimestamp, TimestampVerificationData, TransparencyLogEntry, VerificationMaterial,
     X509Certificate, X509CertificateChain,
 };
+use signet_model::dsse::Envelope;
 use signet_model::encoding::{Base64, Int64};
 use signet_model::{Bundle, BundleVersion};
 
@@ -32,6 +40,9 @@ pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
 pub const RFC3161_ANNOTATION: &str = "dev.sigstore.cosign/rfc3161timestamp";
 /// Legacy attestations (DSSE envelopes), listed by `tree`.
 pub const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
+/// The predicate type of a legacy attestation layer (an annotation; the
+/// signed statement is what counts).
+pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
 
 /// `sha256-<hex>.sig`.
 pub fn signature_tag(image: &Digest) -> String {
@@ -150,29 +161,30 @@ fn pem_of(label: &str, der: &[u8]) -> String {
     )
 }
 
-/// The layer annotations of a signature, from the bundle signet's signing
-/// flow made over the payload (a message signature logged in Rekor v1).
+/// The layer annotations of a signature or attestation, from the bundle
+/// signet's signing flow made (logged in Rekor v1): for a message
+/// signature over a simple-signing payload, the signature; for a DSSE
+/// envelope (an attestation layer), an empty signature annotation, as
+/// cosign writes it (the signature is in the envelope). The certificate
+/// and chain annotations come together, the chain empty when the bundle
+/// has only the leaf (cosign's `static.WithCertChain`).
 pub fn annotations_from_bundle(bundle: &Bundle) -> Result<BTreeMap<String, String>, OciError> {
     let unusable = |why: &str| OciError::Config(format!("cannot write the legacy layout: {why}"));
-    let message = bundle
-        .message_signature
-        .as_ref()
-        .ok_or_else(|| unusable("the signature is not a message signature"))?;
+    let signature = match (&bundle.message_signature, &bundle.dsse_envelope) {
+        (Some(message), _) => signet_model::encoding::encode_base64(&message.signature),
+        (None, Some(_)) => String::new(),
+        (None, None) => return Err(unusable("the bundle holds no signature")),
+    };
     let mut out = BTreeMap::new();
-    out.insert(
-        SIGNATURE_ANNOTATION.to_string(),
-        signet_model::encoding::encode_base64(&message.signature),
-    );
+    out.insert(SIGNATURE_ANNOTATION.to_string(), signature);
     let certs = bundle.certificates();
     if let Some((leaf, chain)) = certs.split_first() {
         out.insert(
             CERTIFICATE_ANNOTATION.to_string(),
             pem_of("CERTIFICATE", leaf),
         );
-        if !chain.is_empty() {
-            let text: String = chain.iter().map(|c| pem_of("CERTIFICATE", c)).collect();
-            out.insert(CHAIN_ANNOTATION.to_string(), text);
-        }
+        let text: String = chain.iter().map(|c| pem_of("CERTIFICATE", c)).collect();
+        out.insert(CHAIN_ANNOTATION.to_string(), text);
     }
     let entry = bundle
         .verification_material
@@ -239,9 +251,10 @@ fn pem_certificates(text: &str, what: &str) -> Result<Vec<X509Certificate>, Stri
         .collect()
 }
 
-/// Rebuilds what a legacy signature layer says as a Sigstore bundle
-/// (v0.1: a message signature over the payload, the certificate and chain
-/// or a key, and the Rekor entry with its SET), for the verifier.
+/// Rebuilds what a legacy signature layer says as a Sigstore bundle, for
+/// the verifier (v0.1: a message signature over the simple-signing
+/// payload, and the certificate and chain or a key and the Rekor entry
+/// with its SET, from the annotations).
 pub fn bundle_from_layer(
     payload: &[u8],
     annotations: &BTreeMap<String, String>,
@@ -251,6 +264,43 @@ pub fn bundle_from_layer(
         .ok_or("no signature annotation")?;
     let signature = signet_model::encoding::decode_base64(signature.trim())
         .map_err(|e| format!("signature annotation is not base64: {e}"))?;
+    let message = MessageSignature {
+        message_digest: Some(HashOutput {
+            algorithm: "SHA2_256".into(),
+            digest: Base64(signet_crypto::sha256(payload).to_vec()),
+        }),
+        signature: Base64(signature),
+    };
+    Ok(Bundle {
+        media_type: BundleVersion::V0_1.media_type().to_string(),
+        verification_material: material_from_annotations(annotations)?,
+        message_signature: Some(message),
+        dsse_envelope: None,
+    })
+}
+
+/// Rebuilds what a legacy attestation layer (`.att`) says as a Sigstore
+/// bundle: its DSSE envelope, with the material of its annotations as for
+/// [`bundle_from_layer`] (the signature annotation, empty, is not used).
+pub fn bundle_from_attestation_layer(
+    envelope: &[u8],
+    annotations: &BTreeMap<String, String>,
+) -> Result<Bundle, String> {
+    let envelope: Envelope =
+        signet_model::from_json_slice(envelope).map_err(|e| format!("not a DSSE envelope: {e}"))?;
+    Ok(Bundle {
+        media_type: BundleVersion::V0_1.media_type().to_string(),
+        verification_material: material_from_annotations(annotations)?,
+        message_signature: None,
+        dsse_envelope: Some(envelope),
+    })
+}
+
+/// The certificate (and chain) or key, the Rekor entry and the RFC 3161
+/// timestamp a legacy layer's annotations carry.
+fn material_from_annotations(
+    annotations: &BTreeMap<String, String>,
+) -> Result<VerificationMaterial, String> {
     let mut material = VerificationMaterial::default();
     match annotations
         .get(CERTIFICATE_ANNOTATION)
@@ -329,25 +379,16 @@ pub fn bundle_from_layer(
             }],
         });
     }
-    Ok(Bundle {
-        media_type: BundleVersion::V0_1.media_type().to_string(),
-        verification_material: material,
-        message_signature: Some(MessageSignature {
-            message_digest: Some(HashOutput {
-                algorithm: "SHA2_256".into(),
-                digest: Base64(signet_crypto::sha256(payload).to_vec()),
-            }),
-            signature: Base64(signature),
-        }),
-        dsse_envelope: None,
-    })
+    Ok(material)
 }
 
-/// One signature layer read from a `.sig` manifest.
+/// One signature (or attestation) layer read from a `.sig` (`.att`)
+/// manifest.
 #[derive(Debug, Clone)]
 pub struct Layer {
     pub descriptor: Descriptor,
-    /// The payload blob, checked against the descriptor's digest.
+    /// The payload blob (the envelope, for attestations), checked against
+    /// the descriptor's digest.
     pub payload: Result<Vec<u8>, String>,
 }
 
@@ -357,7 +398,16 @@ pub fn read_manifest(
     repo: &Reference,
     image: &Digest,
 ) -> Result<Option<Manifest>, OciError> {
-    match registry.get_manifest(repo, &signature_tag(image)) {
+    read_manifest_at(registry, repo, &signature_tag(image))
+}
+
+/// The manifest at `tag` (a `.sig`, `.att` or `.sbom` tag), if there is one.
+pub fn read_manifest_at(
+    registry: &Registry,
+    repo: &Reference,
+    tag: &str,
+) -> Result<Option<Manifest>, OciError> {
+    match registry.get_manifest(repo, tag) {
         Ok(m) => Manifest::from_json(&m.bytes).map(Some),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
@@ -366,13 +416,37 @@ pub fn read_manifest(
 
 /// Every signature layer of `image` (none when the tag does not exist).
 pub fn read(registry: &Registry, repo: &Reference, image: &Digest) -> Result<Vec<Layer>, OciError> {
-    let Some(manifest) = read_manifest(registry, repo, image)? else {
+    read_layers(
+        registry,
+        repo,
+        &signature_tag(image),
+        SIMPLE_SIGNING_MEDIA_TYPE,
+    )
+}
+
+/// Every attestation layer (DSSE envelope) of `image`'s `.att` tag (none
+/// when the tag does not exist).
+pub fn read_attestations(
+    registry: &Registry,
+    repo: &Reference,
+    image: &Digest,
+) -> Result<Vec<Layer>, OciError> {
+    read_layers(registry, repo, &attestation_tag(image), DSSE_MEDIA_TYPE)
+}
+
+fn read_layers(
+    registry: &Registry,
+    repo: &Reference,
+    tag: &str,
+    media_type: &str,
+) -> Result<Vec<Layer>, OciError> {
+    let Some(manifest) = read_manifest_at(registry, repo, tag)? else {
         return Ok(Vec::new());
     };
     Ok(manifest
         .layers
         .into_iter()
-        .filter(|l| l.media_type == SIMPLE_SIGNING_MEDIA_TYPE)
+        .filter(|l| l.media_type == media_type)
         .map(|descriptor| {
             let payload = if descriptor.size > MAX_BLOB_BYTES {
                 Err(format!("payload of {} bytes is too large", descriptor.size))
@@ -424,37 +498,99 @@ pub fn append(
     payload: &[u8],
     annotations: BTreeMap<String, String>,
 ) -> Result<Appended, OciError> {
-    let tag = signature_tag(image);
-    let mut layer = Descriptor::of(SIMPLE_SIGNING_MEDIA_TYPE, payload);
+    append_layer(
+        registry,
+        repo,
+        signature_tag(image),
+        SIMPLE_SIGNING_MEDIA_TYPE,
+        payload,
+        annotations,
+    )
+}
+
+/// Adds an attestation layer (a DSSE envelope, as JSON) to `image`'s
+/// `.att` manifest, keeping every attestation already there.
+pub fn append_attestation(
+    registry: &Registry,
+    repo: &Reference,
+    image: &Digest,
+    envelope: &[u8],
+    annotations: BTreeMap<String, String>,
+) -> Result<Appended, OciError> {
+    append_layer(
+        registry,
+        repo,
+        attestation_tag(image),
+        DSSE_MEDIA_TYPE,
+        envelope,
+        annotations,
+    )
+}
+
+/// Read-modify-write attempts when a concurrent writer replaced the
+/// manifest between our read and write.
+const APPEND_ATTEMPTS: usize = 4;
+
+fn append_layer(
+    registry: &Registry,
+    repo: &Reference,
+    tag: String,
+    media_type: &str,
+    payload: &[u8],
+    annotations: BTreeMap<String, String>,
+) -> Result<Appended, OciError> {
+    let mut layer = Descriptor::of(media_type, payload);
     layer.annotations = annotations;
-    let mut layers = match read_manifest(registry, repo, image)? {
-        Some(m) => m.layers,
-        None => Vec::new(),
+    let present = |layers: &[Descriptor]| {
+        layers
+            .iter()
+            .any(|l| l.digest == layer.digest && l.annotations == layer.annotations)
     };
-    if layers
-        .iter()
-        .any(|l| l.digest == layer.digest && l.annotations == layer.annotations)
-    {
-        return Ok(Appended::AlreadyPresent { tag });
+    let mut uploaded = false;
+    for _ in 0..APPEND_ATTEMPTS {
+        let mut layers = match read_manifest_at(registry, repo, &tag)? {
+            Some(m) => m.layers,
+            None => Vec::new(),
+        };
+        if present(&layers) {
+            return Ok(if uploaded {
+                Appended::Written {
+                    tag,
+                    layers: layers.len(),
+                }
+            } else {
+                Appended::AlreadyPresent { tag }
+            });
+        }
+        if !uploaded {
+            registry.put_blob(repo, payload)?;
+        }
+        layers.push(layer.clone());
+        let count = layers.len();
+        let config = config_for(&layers);
+        registry.put_blob(repo, &config)?;
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: Some(OCI_MANIFEST.to_string()),
+            artifact_type: None,
+            config: Descriptor::of(OCI_CONFIG, &config),
+            layers,
+            subject: None,
+            annotations: BTreeMap::new(),
+            extra: BTreeMap::new(),
+        };
+        registry.put_manifest(repo, &tag, OCI_MANIFEST, &manifest.to_json())?;
+        uploaded = true;
+        // Another writer may have replaced the manifest between our read
+        // and write; if our layer is gone, merge again.
+        let after = read_manifest_at(registry, repo, &tag)?.map(|m| m.layers);
+        if after.as_deref().is_some_and(present) {
+            return Ok(Appended::Written { tag, layers: count });
+        }
     }
-    registry.put_blob(repo, payload)?;
-    layers.push(layer);
-    let config = config_for(&layers);
-    registry.put_blob(repo, &config)?;
-    let manifest = Manifest {
-        schema_version: 2,
-        media_type: Some(OCI_MANIFEST.to_string()),
-        artifact_type: None,
-        config: Descriptor::of(OCI_CONFIG, &config),
-        layers,
-        subject: None,
-        annotations: BTreeMap::new(),
-        extra: BTreeMap::new(),
-    };
-    registry.put_manifest(repo, &tag, OCI_MANIFEST, &manifest.to_json())?;
-    Ok(Appended::Written {
-        tag,
-        layers: manifest.layers.len(),
+    Err(OciError::Malformed {
+        what: format!("legacy manifest {tag}"),
+        why: "concurrent writers kept replacing it; the layer could not be added".into(),
     })
 }
 
@@ -514,5 +650,38 @@ mod tests {
         assert_eq!(rt.payload.log_index, 5179);
         assert_eq!(rt.payload.body, body);
         assert!(bundle_from_layer(b"p", &BTreeMap::new()).is_err());
+    }
+
+    #[test]
+    fn attestation_layer_round_trip() {
+        // A keyed DSSE attestation as signet's flow makes it, with a
+        // cosign-shaped dsse entry in the bundle annotation.
+        let body = signet_model::encoding::encode_base64(
+            br#"{"apiVersion":"0.0.1","kind":"dsse","spec":{}}"#,
+        );
+        let rekor = format!(
+            r#"{{"SignedEntryTimestamp":"MEUCIQ==","Payload":{{"body":"{body}","integratedTime":1700000000,"logIndex":7,"logID":"c0d2"}}}}"#
+        );
+        let mut a = BTreeMap::new();
+        a.insert(SIGNATURE_ANNOTATION.to_string(), String::new());
+        a.insert(BUNDLE_ANNOTATION.to_string(), rekor);
+        let envelope = br#"{"payload":"e30=","payloadType":"application/vnd.in-toto+json","signatures":[{"sig":"MEUCIQ=="}]}"#;
+        let b = bundle_from_attestation_layer(envelope, &a).unwrap();
+        b.validate().unwrap();
+        let env = b.dsse_envelope.as_ref().unwrap();
+        assert_eq!(&env.payload[..], b"{}");
+        assert!(b.message_signature.is_none());
+        assert_eq!(
+            b.verification_material.tlog_entries[0].kind_version.kind,
+            "dsse"
+        );
+        // The layer as cosign writes it: the envelope's JSON, field for field.
+        assert_eq!(serde_json::to_vec(env).unwrap(), envelope.to_vec());
+        // Back to annotations: the signature annotation stays empty.
+        let again = annotations_from_bundle(&b).unwrap();
+        assert_eq!(again[SIGNATURE_ANNOTATION], "");
+        assert!(again.contains_key(BUNDLE_ANNOTATION));
+        assert!(!again.contains_key(CERTIFICATE_ANNOTATION));
+        assert!(bundle_from_attestation_layer(b"not json", &a).is_err());
     }
 }

@@ -52,7 +52,7 @@ pub fn sign_statement(image: &Digest, annotations: &BTreeMap<String, Value>) -> 
     serde_json::to_vec(&doc).unwrap_or_default()
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .ok()

@@ -1,0 +1,3 @@
+{{- define "signet-admission.fullname" -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
