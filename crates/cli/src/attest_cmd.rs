@@ -16,7 +16,6 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::{json, Value};
 use signet_oci::attest::{attest_image, cosign_predicate, timestamp_now, AttestReport};
-use signet_oci::layout::legacy::Appended;
 use signet_oci::sign::ImageSignError;
 use signet_oci::verify::{Accepted, Candidate, ImageMaterial, Rejected};
 use signet_oci::{Layout, OciError};
@@ -28,9 +27,7 @@ use crate::oci_cmd::{self, RegistryArgs};
 use crate::provenance;
 use crate::sign_cmd::{self, Failure, SignTrustArgs, SignerArgs, Who};
 use crate::trust_source::TrustArgs;
-use crate::verify_cmd::{self, IdentityArgs, UsageError};
-
-const EXIT_FAILED: u8 = 1;
+use crate::verify_cmd::IdentityArgs;
 
 /// The predicate type `--generate` makes.
 const SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
@@ -117,41 +114,19 @@ fn predicate(args: &AttestImageArgs, predicate_type: &str) -> Result<Value, Fail
 }
 
 fn report_attested(report: &AttestReport) {
-    for warning in &report.warnings {
-        eprintln!("signet: warning: {warning}");
-    }
-    let logs: String = report
-        .log_indexes
-        .iter()
-        .map(|i| format!(" (log index {i})"))
-        .collect();
-    if let Some(pushed) = &report.referrer {
-        eprintln!(
-            "signet: attested {} ({}): referrer {}{}{logs}",
-            report.image,
-            report.predicate_type,
-            pushed.digest,
-            if pushed.fallback_index {
-                format!(
-                    ", listed in the referrers tag {}",
-                    report.subject.digest.tag_form()
-                )
-            } else {
-                String::new()
-            }
-        );
-    }
-    match &report.legacy {
-        Some(Appended::Written { tag, layers }) => eprintln!(
-            "signet: attested {} ({}): legacy attestation at tag {tag} ({layers} attestation(s)){logs}",
-            report.image, report.predicate_type
-        ),
-        Some(Appended::AlreadyPresent { tag }) => eprintln!(
-            "signet: {}: the same attestation is already at tag {tag}",
-            report.image
-        ),
-        None => {}
-    }
+    oci_cmd::report_written(
+        &format!("attested {} ({})", report.image, report.predicate_type),
+        &report.image,
+        oci_cmd::Written {
+            warnings: &report.warnings,
+            log_indexes: &report.log_indexes,
+            referrer: report.referrer.as_ref(),
+            subject: &report.subject,
+            legacy: report.legacy.as_ref(),
+        },
+        "attestation",
+        "attestation",
+    );
 }
 
 pub fn attest(args: AttestImageArgs) -> ExitCode {
@@ -376,11 +351,7 @@ impl Judged {
 
 pub fn verify_attestation(args: VerifyAttestationArgs) -> ExitCode {
     let setup = (|| {
-        let references = args
-            .images
-            .iter()
-            .map(|i| oci_cmd::reference(i).map(|r| (i.clone(), r)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let references = oci_cmd::references(&args.images)?;
         let predicate_type = sign_cmd::predicate_type_uri(&args.predicate_type)?;
         let condition = match &args.policy {
             Some(path) => {
@@ -396,19 +367,8 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> ExitCode {
             }
             None => None,
         };
-        let policy = match verify_cmd::signer_policy(&args.identity) {
-            Ok(Ok(p)) => p,
-            Ok(Err(e)) => {
-                return Err(oci_cmd::failed(format!(
-                    "verification failed: {}: {}",
-                    e.check, e.reason
-                )))
-            }
-            Err(UsageError(m)) => return Err(sign_cmd::usage(m)),
-        };
-        let verifier =
-            verify_cmd::verifier(&args.trust).map_err(|UsageError(m)| sign_cmd::usage(m))?;
-        let registry = oci_cmd::registry(&args.registry)?;
+        let (policy, verifier, registry) =
+            oci_cmd::verifying(&args.identity, &args.trust, &args.registry)?;
         Ok((
             references,
             predicate_type,
@@ -422,9 +382,7 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> ExitCode {
         Ok(s) => s,
         Err(f) => return oci_cmd::finish("verify-attestation", Err(f)),
     };
-    let mut all_ok = true;
-    let mut docs = Vec::new();
-    for (given, reference) in &references {
+    let verdicts = references.iter().map(|(given, reference)| {
         let judged = match signet_oci::verify::collect(&registry, reference, given) {
             Ok(material) => {
                 let (passed, rejected) = judge(
@@ -450,24 +408,9 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> ExitCode {
                 error: Some(e),
             },
         };
-        let (ok, line, doc) = judged.describe(&predicate_type);
-        all_ok &= ok;
-        if args.output == "json" {
-            docs.push(doc);
-        } else if ok {
-            println!("{line}");
-        } else {
-            eprintln!("signet: {line}");
-        }
-    }
-    if args.output == "json" {
-        println!("{}", Value::Array(docs));
-    }
-    if all_ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_FAILED)
-    }
+        judged.describe(&predicate_type)
+    });
+    oci_cmd::print_verdicts(&args.output, verdicts)
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ mod sign_in;
 mod stack;
 mod stack_trust;
 mod trust_source;
+mod trusted_root_cmd;
 mod tsa_cmd;
 mod up_cmd;
 mod verify_cmd;
@@ -99,6 +100,11 @@ enum Command {
         #[command(subcommand)]
         command: bench_cmd::BenchCommand,
     },
+    /// Trusted roots for real deployments (`create`).
+    TrustedRoot {
+        #[command(subcommand)]
+        command: trusted_root_cmd::TrustedRootCommand,
+    },
     /// Policy files: lint, test against fixtures, explain.
     Policy {
         #[command(subcommand)]
@@ -117,6 +123,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => oci_cmd::sign(args),
         Command::Verify(args) => oci_cmd::verify(args),
         Command::Policy { command } => policy_cmd::run(command),
+        Command::TrustedRoot { command } => trusted_root_cmd::run(command),
         Command::Attest(args) => attest_cmd::attest(args),
         Command::VerifyAttestation(args) => attest_cmd::verify_attestation(args),
         Command::Tree(args) => oci_cmd::tree(args),

@@ -24,6 +24,7 @@ use signet_gate::engine::{Engine, EngineOptions, ImageDecision, Outcome};
 use signet_gate::workload::ManifestText;
 
 use crate::oci_cmd::RegistryArgs;
+use crate::policy_cmd;
 use crate::trust_source::TrustArgs;
 
 pub(crate) const EXIT_DENIED: u8 = 1;
@@ -368,17 +369,9 @@ fn sarif(rows: &[Row<'_>]) -> Value {
             }))
         })
         .collect();
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "signet",
-                "informationUri": "https://github.com/signet-dev/signet",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": rules.iter().map(|(id, text)| json!({"id": id, "shortDescription": {"text": text}})).collect::<Vec<_>>(),
-            }},
-            "results": results,
-        }],
-    })
+    let rules: Vec<Value> = rules
+        .iter()
+        .map(|(id, text)| json!({"id": id, "shortDescription": {"text": text}}))
+        .collect();
+    policy_cmd::sarif_log(json!(rules), results, None)
 }

@@ -14,11 +14,15 @@ use std::process::ExitCode;
 
 use clap::Args;
 use serde_json::{json, Value};
+use signet_oci::layout::legacy::Appended;
+use signet_oci::layout::referrers::Pushed;
+use signet_oci::manifest::Descriptor;
 use signet_oci::verify::ImageVerdict;
 use signet_oci::{
     Credential, CredentialSource, Layout, OciError, Reference, Registry, RegistryOptions,
 };
 use signet_sign::flow::{Content, SignOptions, SigningContext};
+use signet_verify::{SignerPolicy, Verifier};
 
 use crate::sign_cmd::{self, Failure, SignTrustArgs, SignerArgs, Who};
 use crate::trust_source::TrustArgs;
@@ -172,6 +176,89 @@ pub(crate) fn annotations(flags: &[String]) -> Result<BTreeMap<String, Value>, F
         .collect()
 }
 
+/// Where `sign` or `attest` wrote `image`'s signature: the parts of their
+/// reports that say so.
+pub(crate) struct Written<'a> {
+    pub warnings: &'a [String],
+    pub log_indexes: &'a [u64],
+    pub referrer: Option<&'a Pushed>,
+    pub subject: &'a Descriptor,
+    pub legacy: Option<&'a Appended>,
+}
+
+/// Prints (to stderr) the warnings, the referrer pushed and the legacy
+/// tag written: `done` is what happened ("signed IMAGE"), `noun` what the
+/// legacy manifest's layers are ("signature"), `already` what is named
+/// when the same one was there ("legacy signature").
+pub(crate) fn report_written(
+    done: &str,
+    image: &Reference,
+    written: Written<'_>,
+    noun: &str,
+    already: &str,
+) {
+    for warning in written.warnings {
+        eprintln!("signet: warning: {warning}");
+    }
+    let logs: String = written
+        .log_indexes
+        .iter()
+        .map(|i| format!(" (log index {i})"))
+        .collect();
+    if let Some(pushed) = written.referrer {
+        eprintln!(
+            "signet: {done}: referrer {}{}{logs}",
+            pushed.digest,
+            if pushed.fallback_index {
+                format!(
+                    ", listed in the referrers tag {}",
+                    written.subject.digest.tag_form()
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    match written.legacy {
+        Some(Appended::Written { tag, layers }) => {
+            eprintln!("signet: {done}: legacy {noun} at tag {tag} ({layers} {noun}(s)){logs}")
+        }
+        Some(Appended::AlreadyPresent { tag }) => {
+            eprintln!("signet: {image}: the same {already} is already at tag {tag}")
+        }
+        None => {}
+    }
+}
+
+/// The images given, each with its parsed reference.
+pub(crate) fn references(images: &[String]) -> Result<Vec<(String, Reference)>, Failure> {
+    images
+        .iter()
+        .map(|i| reference(i).map(|r| (i.clone(), r)))
+        .collect()
+}
+
+/// What verifying images needs from the flags: the signers accepted, the
+/// verifier for the trusted root, and the registry client.
+pub(crate) fn verifying(
+    identity: &IdentityArgs,
+    trust: &TrustArgs,
+    registry_args: &RegistryArgs,
+) -> Result<(SignerPolicy, Verifier, Registry), Failure> {
+    let policy = match verify_cmd::signer_policy(identity) {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => {
+            return Err(failed(format!(
+                "verification failed: {}: {}",
+                e.check, e.reason
+            )))
+        }
+        Err(UsageError(m)) => return Err(sign_cmd::usage(m)),
+    };
+    let verifier = verify_cmd::verifier(trust).map_err(|UsageError(m)| sign_cmd::usage(m))?;
+    Ok((policy, verifier, registry(registry_args)?))
+}
+
 pub(crate) fn finish(verb: &str, result: Result<(), Failure>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -201,40 +288,19 @@ pub fn sign(args: SignImageArgs) -> ExitCode {
             signet_oci::sign::ImageSignError::Registry(e) => registry_failure(e),
             signet_oci::sign::ImageSignError::Sign(e) => Failure::from(e),
         })?;
-        for warning in &report.warnings {
-            eprintln!("signet: warning: {warning}");
-        }
-        let logs: String = report
-            .log_indexes
-            .iter()
-            .map(|i| format!(" (log index {i})"))
-            .collect();
-        if let Some(pushed) = &report.referrer {
-            eprintln!(
-                "signet: signed {}: referrer {}{}{logs}",
-                report.image,
-                pushed.digest,
-                if pushed.fallback_index {
-                    format!(
-                        ", listed in the referrers tag {}",
-                        report.subject.digest.tag_form()
-                    )
-                } else {
-                    String::new()
-                }
-            );
-        }
-        match &report.legacy {
-            Some(signet_oci::layout::legacy::Appended::Written { tag, layers }) => eprintln!(
-                "signet: signed {}: legacy signature at tag {tag} ({layers} signature(s)){logs}",
-                report.image
-            ),
-            Some(signet_oci::layout::legacy::Appended::AlreadyPresent { tag }) => eprintln!(
-                "signet: {}: the same legacy signature is already at tag {tag}",
-                report.image
-            ),
-            None => {}
-        }
+        report_written(
+            &format!("signed {}", report.image),
+            &report.image,
+            Written {
+                warnings: &report.warnings,
+                log_indexes: &report.log_indexes,
+                referrer: report.referrer.as_ref(),
+                subject: &report.subject,
+                legacy: report.legacy.as_ref(),
+            },
+            "signature",
+            "legacy signature",
+        );
         println!("{}", report.image);
         Ok(())
     })();
@@ -323,24 +389,8 @@ pub fn verify(args: VerifyImageArgs) -> ExitCode {
         );
     }
     let setup = (|| {
-        let references = args
-            .images
-            .iter()
-            .map(|i| reference(i).map(|r| (i.clone(), r)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let policy = match verify_cmd::signer_policy(&args.identity) {
-            Ok(Ok(p)) => p,
-            Ok(Err(e)) => {
-                return Err(failed(format!(
-                    "verification failed: {}: {}",
-                    e.check, e.reason
-                )))
-            }
-            Err(UsageError(m)) => return Err(sign_cmd::usage(m)),
-        };
-        let verifier =
-            verify_cmd::verifier(&args.trust).map_err(|UsageError(m)| sign_cmd::usage(m))?;
-        let registry = registry(&args.registry)?;
+        let references = references(&args.images)?;
+        let (policy, verifier, registry) = verifying(&args.identity, &args.trust, &args.registry)?;
         Ok((references, policy, verifier, registry))
     })();
     let (references, policy, verifier, registry) = match setup {
@@ -364,12 +414,27 @@ pub fn verify(args: VerifyImageArgs) -> ExitCode {
     if tty {
         eprint!("\r\x1b[K");
     }
+    print_verdicts(
+        &args.output,
+        references
+            .iter()
+            .zip(&results)
+            .map(|((given, _), result)| describe(given, result)),
+    )
+}
+
+/// Prints each image's verdict `(ok, line, doc)` as it comes: the line
+/// (stdout when it passed, stderr when not), or with `output` `json` the
+/// docs as one array at the end. Exit 0 when all passed, else 1.
+pub(crate) fn print_verdicts(
+    output: &str,
+    verdicts: impl Iterator<Item = (bool, String, Value)>,
+) -> ExitCode {
     let mut all_ok = true;
     let mut docs = Vec::new();
-    for ((given, _), result) in references.iter().zip(&results) {
-        let (ok, line, doc) = describe(given, result);
+    for (ok, line, doc) in verdicts {
         all_ok &= ok;
-        if args.output == "json" {
+        if output == "json" {
             docs.push(doc);
         } else if ok {
             println!("{line}");
@@ -377,7 +442,7 @@ pub fn verify(args: VerifyImageArgs) -> ExitCode {
             eprintln!("signet: {line}");
         }
     }
-    if args.output == "json" {
+    if output == "json" {
         println!("{}", Value::Array(docs));
     }
     if all_ok {

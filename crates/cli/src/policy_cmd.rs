@@ -519,18 +519,35 @@ fn sarif(
         }
         out.push(result);
     }
+    sarif_log(
+        json!(rules),
+        out,
+        Some(json!({"policy": policy.name, "policyVersion": policy.version()})),
+    )
+}
+
+/// A SARIF 2.1.0 log of one signet run: the driver's `rules`, the
+/// `results` and the run's `properties` (if any).
+pub(crate) fn sarif_log(
+    rules: serde_json::Value,
+    results: Vec<serde_json::Value>,
+    properties: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let mut run = json!({
+        "tool": {"driver": {
+            "name": "signet",
+            "version": env!("CARGO_PKG_VERSION"),
+            "informationUri": "https://github.com/signet-dev/signet",
+            "rules": rules,
+        }},
+        "results": results,
+    });
+    if let Some(properties) = properties {
+        run["properties"] = properties;
+    }
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "signet",
-                "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://github.com/signet-dev/signet",
-                "rules": rules,
-            }},
-            "properties": {"policy": policy.name, "policyVersion": policy.version()},
-            "results": out,
-        }],
+        "runs": [run],
     })
 }

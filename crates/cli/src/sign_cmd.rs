@@ -326,7 +326,7 @@ fn describe(bundle: &Bundle) -> String {
         .collect()
 }
 
-fn write_output(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+pub(crate) fn write_output(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     std::fs::write(path, bytes).map_err(|e| Failure {
         code: EXIT_FAILED,
         message: format!("cannot write {}: {e}", path.display()),

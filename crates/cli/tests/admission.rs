@@ -5,65 +5,21 @@
 //! for every workload kind POSTed to /validate and /mutate.
 
 mod support {
+    pub mod cli;
     pub mod registry;
     pub mod up;
 }
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{json, Value};
-use support::registry::{peers, TestRegistry};
+use support::cli::*;
 use support::up::*;
-
-fn signet_env(dir: &Path, args: &[&str]) -> Output {
-    let docker = dir.join("docker-empty");
-    std::fs::create_dir_all(&docker).unwrap();
-    let docker = docker.to_str().unwrap().to_string();
-    run(
-        dir,
-        signet_bin(),
-        args,
-        &[
-            ("COSIGN_PASSWORD", "test password"),
-            ("SIGNET_OFFLINE", "1"),
-            ("DOCKER_CONFIG", docker.as_str()),
-        ],
-    )
-}
-
-/// A CA and a server certificate for 127.0.0.1 signed by it:
-/// (ca.pem, server.pem, server.key).
-pub fn test_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "signet test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    params
-        .subject_alt_names
-        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("server.pem"),
-        dir.join("server.key"),
-    );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, cert.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    (paths.0, paths.1, paths.2)
-}
 
 /// A running `signet admission serve`, killed (by PID) when dropped.
 pub struct Webhook {
@@ -75,11 +31,10 @@ pub struct Webhook {
 
 impl Webhook {
     pub fn start(dir: &Path, policy: &Path, root: &str, extra: &[&str]) -> Webhook {
-        let (ca, cert, key) = test_certs(dir);
+        let (ca, cert, key) = test_certs(dir, ["ca.pem", "server.pem", "server.key"]);
         let ready = dir.join("webhook.ready.json");
         let _ = std::fs::remove_file(&ready);
-        let docker = dir.join("docker-empty");
-        std::fs::create_dir_all(&docker).unwrap();
+        let docker = docker_empty(dir);
         let log = std::fs::File::create(dir.join("webhook.log")).unwrap();
         let child = Command::new(signet_bin())
             .args(["admission", "serve", "--listen", "127.0.0.1:0"])
@@ -283,18 +238,9 @@ fn closed_port() -> u16 {
 
 #[test]
 fn webhook_end_to_end() {
-    if peers().is_none() {
+    let Some((dir, up, reg, root, signing)) = keyed_stack("admission") else {
         return;
-    }
-    let dir = workdir(&format!("admission-{}", std::process::id()));
-    let up = Up::start(&dir.join("stack"));
-    let reg = TestRegistry::start(&dir.join("registry"), None);
-    ok(&signet_env(
-        &dir,
-        &["generate-key-pair", "--output-key-prefix", "k"],
-    ));
-    let root = path(&up.trusted_root).to_string();
-    let signing = path(&up.signing_config).to_string();
+    };
 
     let good = reg.image("team/good", "1");
     let good_digest = reg.push_image("team/good", "1", "good 1");
@@ -304,21 +250,9 @@ fn webhook_end_to_end() {
     reg.push_image("soft/unsigned", "1", "soft 1");
     let keyless = reg.image("keyless/app", "1");
     let keyless_digest = reg.push_image("keyless/app", "1", "keyless 1");
-    ok(&signet_env(
-        &dir,
-        &[
-            "sign",
-            &good,
-            "--key",
-            "k.key",
-            "--trusted-root",
-            &root,
-            "--signing-config",
-            &signing,
-        ],
-    ));
+    ok(&sign_with_key(&dir, &good, &root, &signing));
     let token = up.token(EMAIL);
-    ok(&signet_env(
+    ok(&sig(
         &dir,
         &[
             "sign",
@@ -498,7 +432,7 @@ fn webhook_end_to_end() {
     assert!(value("signet_admission_request_duration_seconds_count") >= 40);
 
     // The load generator, briefly: a well-formed report.
-    let out = signet_env(
+    let out = sig(
         &dir,
         &[
             "bench",
@@ -629,7 +563,7 @@ fn webhook_end_to_end() {
     // A renewed certificate is served without a restart.
     let renewed = dir.join("renewed");
     std::fs::create_dir_all(&renewed).unwrap();
-    let (new_ca, new_cert, new_key) = test_certs(&renewed);
+    let (new_ca, new_cert, new_key) = test_certs(&renewed, ["ca.pem", "server.pem", "server.key"]);
     std::fs::rename(&new_key, dir.join("server.key")).unwrap();
     std::fs::rename(&new_cert, dir.join("server.pem")).unwrap();
     let new_client = client(&new_ca);

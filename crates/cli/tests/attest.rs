@@ -5,75 +5,23 @@
 //! (`signet up`: our log, CA and dev OIDC issuer).
 
 mod support {
+    pub mod cli;
     pub mod registry;
     pub mod up;
 }
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value;
 use signet_oci::layout::{legacy, referrers};
 use signet_oci::manifest::{Manifest, OCI_MANIFEST};
-use signet_oci::{CredentialSource, Digest, Reference, Registry, RegistryOptions};
-use support::registry::{peers, TestRegistry};
+use signet_oci::{Digest, Reference, Registry};
+use support::cli::*;
 use support::up::*;
 
 const SLSA_V1: &str = "https://slsa.dev/provenance/v1";
 const VULN: &str = "https://cosign.sigstore.dev/attestation/vuln/v1";
-
-/// `signet ARGS` in `dir` with a key password, offline, an empty docker
-/// config, no CI environment (plus `envs`).
-fn signet_env(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let docker = dir.join("docker-empty");
-    std::fs::create_dir_all(&docker).unwrap();
-    let mut cmd = Command::new(signet_bin());
-    cmd.current_dir(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .env("COSIGN_PASSWORD", "test password")
-        .env("SIGNET_OFFLINE", "1")
-        .env("DOCKER_CONFIG", &docker);
-    // Whatever CI the tests run in must not leak into --generate.
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().into_owned();
-        if k == "CI" || k.starts_with("GITHUB_") || k.starts_with("GITLAB_") || k.starts_with("CI_")
-        {
-            cmd.env_remove(k);
-        }
-    }
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
-fn sig(dir: &Path, args: &[&str]) -> Output {
-    signet_env(dir, args, &[])
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json_out(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            stderr(o)
-        )
-    })
-}
-
-/// The library's client, anonymous, for inspecting and tampering.
-fn client() -> Registry {
-    Registry::new(RegistryOptions {
-        credentials: CredentialSource::None,
-        ..RegistryOptions::default()
-    })
-    .unwrap()
-}
 
 /// The sources (`layout` of each accepted attestation) of a passing
 /// verdict.
@@ -86,13 +34,46 @@ fn layouts(doc: &Value) -> Vec<String> {
         .collect()
 }
 
-fn rejected_checks(doc: &Value) -> Vec<String> {
-    doc["rejected"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no rejected list: {doc}"))
-        .iter()
-        .map(|r| r["check"].as_str().unwrap().to_string())
-        .collect()
+/// `verify-attestation IMAGE --type KIND --key k.pub --trusted-root ROOT`
+/// (and `--policy P`): a text report, or with `json` JSON.
+fn verify_key_report(
+    dir: &Path,
+    root: &str,
+    image: &str,
+    kind: &str,
+    policy: Option<&str>,
+    json: bool,
+) -> Output {
+    let mut args = vec![
+        "verify-attestation",
+        image,
+        "--type",
+        kind,
+        "--key",
+        "k.pub",
+        "--trusted-root",
+        root,
+    ];
+    if json {
+        args.extend_from_slice(&["--output", "json"]);
+    }
+    if let Some(p) = policy {
+        args.extend_from_slice(&["--policy", p]);
+    }
+    sig(dir, &args)
+}
+
+/// [`verify_key_report`] in JSON: the exit code and the image's verdict.
+fn verify_key(
+    dir: &Path,
+    root: &str,
+    image: &str,
+    kind: &str,
+    policy: Option<&str>,
+) -> (Option<i32>, Value) {
+    let out = verify_key_report(dir, root, image, kind, policy, true);
+    let doc = json_out(&out);
+    (out.status.code(), doc[0].clone())
 }
 
 /// The `.att` manifest of `image`.
@@ -140,18 +121,9 @@ deny contains msg if {
 
 #[test]
 fn key_attestations_in_both_layouts_with_rego() {
-    if peers().is_none() {
+    let Some((dir, up, reg, root, signing)) = keyed_stack("attest-key") else {
         return;
-    }
-    let dir = workdir(&format!("attest-key-{}", std::process::id()));
-    let up = Up::start(&dir.join("stack"));
-    let reg = TestRegistry::start(&dir.join("registry"), None);
-    ok(&sig(
-        &dir,
-        &["generate-key-pair", "--output-key-prefix", "k"],
-    ));
-    let root = path(&up.trusted_root).to_string();
-    let signing = path(&up.signing_config).to_string();
+    };
     std::fs::write(dir.join("prov.json"), PROVENANCE).unwrap();
     std::fs::write(dir.join("allow.rego"), REPO_POLICY).unwrap();
     std::fs::write(dir.join("deny.rego"), DENY_POLICY).unwrap();
@@ -188,26 +160,8 @@ fn key_attestations_in_both_layouts_with_rego() {
         )
     };
     let verify = |image: &str, kind: &str, policy: Option<&str>| {
-        let mut args = vec![
-            "verify-attestation",
-            image,
-            "--type",
-            kind,
-            "--key",
-            "k.pub",
-            "--trusted-root",
-            &root,
-            "--output",
-            "json",
-        ];
-        if let Some(p) = policy {
-            args.extend_from_slice(&["--policy", p]);
-        }
-        let out = sig(&dir, &args);
-        let doc = json_out(&out);
-        (out.status.code(), doc[0].clone())
+        verify_key(&dir, &root, image, kind, policy)
     };
-
     // Nothing attested yet.
     let (code, doc) = verify(&app, "slsaprovenance1", None);
     assert_eq!(code, Some(1), "{doc}");
@@ -283,19 +237,7 @@ fn key_attestations_in_both_layouts_with_rego() {
     assert_eq!(code, Some(0), "{doc}");
     assert_eq!(doc["digest"], app_digest.as_str());
     assert_eq!(layouts(&doc), ["referrer", "legacy"], "{doc}");
-    let out = sig(
-        &dir,
-        &[
-            "verify-attestation",
-            &app,
-            "--type",
-            "slsaprovenance1",
-            "--key",
-            "k.pub",
-            "--trusted-root",
-            &root,
-        ],
-    );
+    let out = verify_key_report(&dir, &root, &app, "slsaprovenance1", None, false);
     ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -326,20 +268,13 @@ fn key_attestations_in_both_layouts_with_rego() {
     );
     assert_eq!(rejected_checks(&doc), ["rego", "rego"], "{doc}");
     // The text report says the same.
-    let out = sig(
+    let out = verify_key_report(
         &dir,
-        &[
-            "verify-attestation",
-            &app,
-            "--type",
-            "slsaprovenance1",
-            "--key",
-            "k.pub",
-            "--trusted-root",
-            &root,
-            "--policy",
-            "deny.rego",
-        ],
+        &root,
+        &app,
+        "slsaprovenance1",
+        Some("deny.rego"),
+        false,
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -508,12 +443,9 @@ fn key_attestations_in_both_layouts_with_rego() {
 
 #[test]
 fn keyless_attestations_and_identity() {
-    if peers().is_none() {
+    let Some((dir, up, reg)) = stack("attest-keyless") else {
         return;
-    }
-    let dir = workdir(&format!("attest-keyless-{}", std::process::id()));
-    let up = Up::start(&dir.join("stack"));
-    let reg = TestRegistry::start(&dir.join("registry"), None);
+    };
     let image = reg.image("keyless/app", "v1");
     let digest = reg.push_image("keyless/app", "v1", "keyless attest v1");
     let token = up.token(EMAIL);
@@ -521,21 +453,18 @@ fn keyless_attestations_and_identity() {
     let root = path(&up.trusted_root).to_string();
     // cosign's custom type: the file's text as predicate.Data.
     std::fs::write(dir.join("data.txt"), "foobar").unwrap();
-    ok(&sig(
+    ok(&keyless(
         &dir,
         &[
             "attest",
             &image,
             "--predicate",
             "data.txt",
-            "--identity-token",
-            &token,
-            "--trust-config",
-            &trust,
             "--layout",
             "both",
-            "--yes",
         ],
+        &token,
+        &trust,
     ));
     // cosign's own example policy, in Rego v0 syntax.
     std::fs::write(
@@ -544,22 +473,13 @@ fn keyless_attestations_and_identity() {
     )
     .unwrap();
     let verify = |identity: &str, policy: &str| {
-        let out = sig(
+        let out = verify_keyless(
             &dir,
-            &[
-                "verify-attestation",
-                &image,
-                "--trusted-root",
-                &root,
-                "--certificate-identity",
-                identity,
-                "--certificate-oidc-issuer",
-                &up.oidc_url,
-                "--policy",
-                policy,
-                "--output",
-                "json",
-            ],
+            "verify-attestation",
+            &image,
+            &root,
+            (identity, &up.oidc_url),
+            &["--policy", policy],
         );
         let doc = json_out(&out);
         (out.status.code(), doc[0].clone(), out)
@@ -617,18 +537,9 @@ fn keyless_attestations_and_identity() {
 
 #[test]
 fn generated_github_provenance() {
-    if peers().is_none() {
+    let Some((dir, up, reg, root, signing)) = keyed_stack("attest-generate") else {
         return;
-    }
-    let dir = workdir(&format!("attest-generate-{}", std::process::id()));
-    let up = Up::start(&dir.join("stack"));
-    let reg = TestRegistry::start(&dir.join("registry"), None);
-    ok(&sig(
-        &dir,
-        &["generate-key-pair", "--output-key-prefix", "k"],
-    ));
-    let root = path(&up.trusted_root).to_string();
-    let signing = path(&up.signing_config).to_string();
+    };
     let image = reg.image("ci/app", "v1");
     let digest = reg.push_image("ci/app", "v1", "ci app v1");
     let github = [
@@ -704,27 +615,7 @@ deny contains msg if {
 "#,
     )
     .unwrap();
-    let verify = |policy: &str| {
-        let out = sig(
-            &dir,
-            &[
-                "verify-attestation",
-                &image,
-                "--type",
-                "slsaprovenance1",
-                "--key",
-                "k.pub",
-                "--trusted-root",
-                &root,
-                "--policy",
-                policy,
-                "--output",
-                "json",
-            ],
-        );
-        let doc = json_out(&out);
-        (out.status.code(), doc[0].clone())
-    };
+    let verify = |policy: &str| verify_key(&dir, &root, &image, "slsaprovenance1", Some(policy));
     let (code, doc) = verify("repo.rego");
     assert_eq!(code, Some(0), "{doc}");
     assert_eq!(doc["digest"], digest.as_str());

@@ -4,69 +4,20 @@
 //! the gauges file, and the alert POSTed to a local listener.
 
 mod support {
+    pub mod cli;
     pub mod registry;
     pub mod up;
 }
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::{json, Value};
-use support::registry::{peers, TestRegistry};
+use support::cli::*;
 use support::up::*;
-
-fn signet_env(dir: &Path, args: &[&str]) -> Output {
-    let docker = dir.join("docker-empty");
-    std::fs::create_dir_all(&docker).unwrap();
-    let docker = docker.to_str().unwrap().to_string();
-    run(
-        dir,
-        signet_bin(),
-        args,
-        &[
-            ("COSIGN_PASSWORD", "test password"),
-            ("SIGNET_OFFLINE", "1"),
-            ("DOCKER_CONFIG", docker.as_str()),
-        ],
-    )
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// (ca.pem, server.pem, server.key) for 127.0.0.1.
-fn test_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params
-        .subject_alt_names
-        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    let p = (
-        dir.join("kube-ca.pem"),
-        dir.join("kube.pem"),
-        dir.join("kube.key"),
-    );
-    std::fs::write(&p.0, ca.pem()).unwrap();
-    std::fs::write(&p.1, cert.pem()).unwrap();
-    std::fs::write(&p.2, key.serialize_pem()).unwrap();
-    p
-}
 
 fn pod(ns: &str, name: &str, image: &str, running: Option<&str>) -> Value {
     let mut p = json!({
@@ -87,7 +38,7 @@ fn fake_kube_api(dir: &Path, pages: [Vec<Value>; 2]) -> (u16, PathBuf) {
     use axum::extract::Query;
     use axum::http::{HeaderMap, StatusCode};
     use axum::routing::get;
-    let (ca, cert, key) = test_certs(dir);
+    let (ca, cert, key) = test_certs(dir, ["kube-ca.pem", "kube.pem", "kube.key"]);
     let tls = signet_gate::admission::load_tls(&cert, &key).unwrap();
     let pages = Arc::new(pages);
     let app = axum::Router::new().route(
@@ -184,35 +135,14 @@ fn alert_listener() -> (u16, std::sync::mpsc::Receiver<Value>) {
 
 #[test]
 fn audit_cluster_manifests_and_lists() {
-    if peers().is_none() {
+    let Some((dir, _up, reg, root, signing)) = keyed_stack("audit") else {
         return;
-    }
-    let dir = workdir(&format!("audit-{}", std::process::id()));
-    let up = Up::start(&dir.join("stack"));
-    let reg = TestRegistry::start(&dir.join("registry"), None);
-    ok(&signet_env(
-        &dir,
-        &["generate-key-pair", "--output-key-prefix", "k"],
-    ));
-    let root = path(&up.trusted_root).to_string();
-    let signing = path(&up.signing_config).to_string();
+    };
     let good = reg.image("team/good", "1");
     let good_digest = reg.push_image("team/good", "1", "good");
     let bad = reg.image("team/bad", "1");
     let bad_digest = reg.push_image("team/bad", "1", "bad");
-    ok(&signet_env(
-        &dir,
-        &[
-            "sign",
-            &good,
-            "--key",
-            "k.key",
-            "--trusted-root",
-            &root,
-            "--signing-config",
-            &signing,
-        ],
-    ));
+    ok(&sign_with_key(&dir, &good, &root, &signing));
     let policy = dir.join("policy.yaml");
     std::fs::write(
         &policy,
@@ -245,16 +175,24 @@ fn audit_cluster_manifests_and_lists() {
     let (alert_port, alerts) = alert_listener();
     let hook = format!("http://127.0.0.1:{alert_port}/hook");
     let metrics = dir.join("audit.prom");
-    let out = signet_env(
-        &dir,
-        &[
+    // `signet audit --policy P SOURCE FILE --trusted-root R EXTRA…`.
+    let audit = |source: &str, file: &Path, extra: &[&str]| {
+        let mut args = vec![
             "audit",
             "--policy",
             path(&policy),
-            "--kubeconfig",
-            path(&kubeconfig),
+            source,
+            path(file),
             "--trusted-root",
             &root,
+        ];
+        args.extend_from_slice(extra);
+        sig(&dir, &args)
+    };
+    let out = audit(
+        "--kubeconfig",
+        &kubeconfig,
+        &[
             "--output",
             "json",
             "--metrics-file",
@@ -315,18 +253,7 @@ fn audit_cluster_manifests_and_lists() {
             .replace("test-token", "other"),
     )
     .unwrap();
-    let out = signet_env(
-        &dir,
-        &[
-            "audit",
-            "--policy",
-            path(&policy),
-            "--kubeconfig",
-            path(&wrong),
-            "--trusted-root",
-            &root,
-        ],
-    );
+    let out = audit("--kubeconfig", &wrong, &[]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("401"), "{}", text(&out));
     assert!(!text(&out).contains("other"), "the token is never printed");
@@ -387,33 +314,11 @@ fn audit_cluster_manifests_and_lists() {
     // A list of images, and manifests.
     let list = dir.join("images.txt");
     std::fs::write(&list, format!("# running elsewhere\n{good}\nprod {good}\n")).unwrap();
-    let out = signet_env(
-        &dir,
-        &[
-            "audit",
-            "--policy",
-            path(&policy),
-            "--images",
-            path(&list),
-            "--trusted-root",
-            &root,
-        ],
-    );
+    let out = audit("--images", &list, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("2 container(s) audited, 0 non-compliant"));
     std::fs::write(&list, format!("{good}\nstaging {bad}\n")).unwrap();
-    let out = signet_env(
-        &dir,
-        &[
-            "audit",
-            "--policy",
-            path(&policy),
-            "--images",
-            path(&list),
-            "--trusted-root",
-            &root,
-        ],
-    );
+    let out = audit("--images", &list, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("NON-COMPLIANT staging/"));
     let manifest = dir.join("m.yaml");
@@ -422,17 +327,6 @@ fn audit_cluster_manifests_and_lists() {
         format!("kind: Deployment\nmetadata: {{name: d, namespace: prod}}\nspec:\n  template:\n    spec:\n      containers: [{{name: c, image: '{good}'}}]\n"),
     )
     .unwrap();
-    let out = signet_env(
-        &dir,
-        &[
-            "audit",
-            "--policy",
-            path(&policy),
-            "--manifests",
-            path(&manifest),
-            "--trusted-root",
-            &root,
-        ],
-    );
+    let out = audit("--manifests", &manifest, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }

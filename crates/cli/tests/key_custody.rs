@@ -10,55 +10,22 @@
 //! SIGNET_SKIP_PEERS=1.
 
 mod support {
+    pub mod cli;
     pub mod registry;
     pub mod up;
 }
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use signet_sign::kms::{AwsCredentials, AwsKmsClient};
+use support::cli::*;
 use support::registry::{peers, TestRegistry};
 use support::up::*;
 
 const PIN: &str = "1234";
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// `signet ARGS` in `dir`, offline, with an empty docker config and
-/// `envs` (and none of the caller's AWS or PKCS#11 settings).
-fn signet_with(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let docker = dir.join("docker-empty");
-    std::fs::create_dir_all(&docker).unwrap();
-    let mut cmd = Command::new(signet_bin());
-    cmd.current_dir(dir).args(args).stdin(Stdio::null());
-    for name in [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_KMS",
-        "SIGNET_PKCS11_PIN",
-        "SIGNET_PKCS11_MODULE",
-        "COSIGN_PKCS11_PIN",
-        "COSIGN_PKCS11_MODULE_PATH",
-    ] {
-        cmd.env_remove(name);
-    }
-    cmd.env("SIGNET_OFFLINE", "1")
-        .env("COSIGN_PASSWORD", "test password")
-        .env("DOCKER_CONFIG", &docker);
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
 
 /// `--trusted-root R --signing-config S` of a stack.
 fn trust(up: &Up) -> Vec<String> {
@@ -80,10 +47,10 @@ fn sign_verify_tamper(dir: &Path, up: &Up, key: &str, public: &str, envs: &[(&st
         .to_vec();
     sign.extend(trust(up));
     let sign: Vec<&str> = sign.iter().map(String::as_str).collect();
-    ok(&signet_with(dir, &sign, envs));
+    ok(&signet_env(dir, &sign, envs));
     let root = path(&up.trusted_root);
     let verify = |f: &str| {
-        signet_with(
+        signet_env(
             dir,
             &[
                 "verify-blob",
@@ -105,13 +72,13 @@ fn sign_verify_tamper(dir: &Path, up: &Up, key: &str, public: &str, envs: &[(&st
     // The bundle's signature is over the file and by this key only: another
     // key's public half does not verify it.
     if !dir.join("other.pub").exists() {
-        ok(&signet_with(
+        ok(&signet_env(
             dir,
             &["generate-key-pair", "--output-key-prefix", "other"],
             &[],
         ));
     }
-    let out = signet_with(
+    let out = signet_env(
         dir,
         &[
             "verify-blob",
@@ -143,7 +110,7 @@ fn unsupported_kms_schemes_are_usage_errors() {
         let expected = format!(
             "{scheme}:// keys are not supported yet (supported: cosign key files, pkcs11:, awskms://)"
         );
-        let out = signet_with(
+        let out = signet_env(
             &dir,
             &["sign-blob", "a.txt", "--key", spec, "--bundle", "b.json"],
             &[],
@@ -152,24 +119,24 @@ fn unsupported_kms_schemes_are_usage_errors() {
         assert!(stderr(&out).contains(&expected), "{}", stderr(&out));
         // Refused before the trust root is even looked at.
         assert!(!stderr(&out).contains("trust root"), "{}", stderr(&out));
-        let out = signet_with(&dir, &["public-key", "--key", spec], &[]);
+        let out = signet_env(&dir, &["public-key", "--key", spec], &[]);
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
         assert!(stderr(&out).contains(&expected), "{}", stderr(&out));
         assert!(!dir.join("b.json").exists(), "nothing is written");
     }
     // A key file still works with public-key (it needs the password).
-    ok(&signet_with(
+    ok(&signet_env(
         &dir,
         &["generate-key-pair", "--output-key-prefix", "k"],
         &[],
     ));
-    let out = signet_with(&dir, &["public-key", "--key", "k.key"], &[]);
+    let out = signet_env(&dir, &["public-key", "--key", "k.key"], &[]);
     ok(&out);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         std::fs::read_to_string(dir.join("k.pub")).unwrap()
     );
-    let out = signet_with(
+    let out = signet_env(
         &dir,
         &["public-key", "--key", "k.key"],
         &[("COSIGN_PASSWORD", "wrong")],
@@ -266,7 +233,7 @@ fn pkcs11_token_key_signs_blobs_and_images() {
     let uri = format!("pkcs11:token=signet-client;object=signing-key;pin-value={PIN}");
 
     // The public key, from the token.
-    let out = signet_with(&dir, &["public-key", "--key", &uri], &envs);
+    let out = signet_env(&dir, &["public-key", "--key", &uri], &envs);
     ok(&out);
     let pem_text = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -279,7 +246,7 @@ fn pkcs11_token_key_signs_blobs_and_images() {
         "pkcs11:token=signet-client;object=signing-key?module-path={}&pin-value={PIN}",
         module.display()
     );
-    ok(&signet_with(
+    ok(&signet_env(
         &dir,
         &["public-key", "--key", &in_uri, "--outfile", "again.pub"],
         &[("SOFTHSM2_CONF", path(&conf))],
@@ -293,7 +260,7 @@ fn pkcs11_token_key_signs_blobs_and_images() {
     sign_verify_tamper(&dir, &up, &uri, "hsm.pub", &envs);
     // The PIN from the environment instead of the URI.
     let no_pin = "pkcs11:token=signet-client;object=signing-key";
-    let out = signet_with(
+    let out = signet_env(
         &dir,
         &["public-key", "--key", no_pin],
         &[envs[0], envs[1], ("SIGNET_PKCS11_PIN", PIN)],
@@ -320,7 +287,7 @@ fn pkcs11_token_key_signs_blobs_and_images() {
         ),
         (uri.clone(), &envs[..1], "no PKCS#11 module"),
     ] {
-        let out = signet_with(
+        let out = signet_env(
             &dir,
             &[
                 "sign-blob",
@@ -350,11 +317,11 @@ fn pkcs11_token_key_signs_blobs_and_images() {
     let mut sign: Vec<String> = vec!["sign".into(), image.clone(), "--key".into(), uri.clone()];
     sign.extend(trust(&up));
     let sign: Vec<&str> = sign.iter().map(String::as_str).collect();
-    let out = signet_with(&dir, &sign, &envs);
+    let out = signet_env(&dir, &sign, &envs);
     ok(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains(&digest));
     let verify = |key: &str| {
-        signet_with(
+        signet_env(
             &dir,
             &[
                 "verify",
@@ -474,7 +441,7 @@ fn aws_kms_keys_sign_blobs() {
 
     // generate-key-pair --kms creates a P-256 key under an alias.
     let alias = moto.uri("alias/signet-test");
-    let out = signet_with(
+    let out = signet_env(
         &dir,
         &[
             "generate-key-pair",
@@ -488,7 +455,7 @@ fn aws_kms_keys_sign_blobs() {
     ok(&out);
     assert!(!dir.join("kms.key").exists(), "no private key file for KMS");
     let kms_pub = std::fs::read_to_string(dir.join("kms.pub")).unwrap();
-    let out = signet_with(&dir, &["public-key", "--key", &alias], &AWS_ENV);
+    let out = signet_env(&dir, &["public-key", "--key", &alias], &AWS_ENV);
     ok(&out);
     assert_eq!(String::from_utf8_lossy(&out.stdout), kms_pub);
     sign_verify_tamper(&dir, &up, &alias, "kms.pub", &AWS_ENV);
@@ -502,7 +469,7 @@ fn aws_kms_keys_sign_blobs() {
     // The same key by its key ID; and an RSA_2048 key.
     let client = moto.client();
     let p256_id = client.get_public_key("alias/signet-test").unwrap().key_id;
-    let out = signet_with(
+    let out = signet_env(
         &dir,
         &["public-key", "--key", &moto.uri(&p256_id)],
         &AWS_ENV,
@@ -511,7 +478,7 @@ fn aws_kms_keys_sign_blobs() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), kms_pub);
     let rsa_id = client.create_key("RSA_2048", "signet test RSA").unwrap();
     let rsa = moto.uri(&rsa_id);
-    let out = signet_with(
+    let out = signet_env(
         &dir,
         &["public-key", "--key", &rsa, "--outfile", "rsa.pub"],
         &AWS_ENV,
@@ -525,7 +492,7 @@ fn aws_kms_keys_sign_blobs() {
 
     // Errors: an unknown key, no credentials, no region, an encryption key.
     let sign = |key: &str, envs: &[(&str, &str)]| {
-        signet_with(
+        signet_env(
             &dir,
             &[
                 "sign-blob",
@@ -591,7 +558,7 @@ fn a_kms_that_signs_something_else_is_caught() {
     .to_vec();
     args.extend(trust(&up));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = signet_with(&dir, &args, &AWS_ENV);
+    let out = signet_env(&dir, &args, &AWS_ENV);
     assert_eq!(
         out.status.code(),
         Some(1),

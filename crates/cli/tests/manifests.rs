@@ -4,6 +4,7 @@
 //! images signed by signet.
 
 mod support {
+    pub mod cli;
     pub mod registry;
     pub mod up;
 }
@@ -13,27 +14,11 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-use support::registry::{peers, TestRegistry};
+use support::cli::*;
 use support::up::*;
 
-fn signet_env(dir: &Path, args: &[&str]) -> Output {
-    let docker = dir.join("docker-empty");
-    std::fs::create_dir_all(&docker).unwrap();
-    let docker = docker.to_str().unwrap().to_string();
-    run(
-        dir,
-        signet_bin(),
-        args,
-        &[
-            ("COSIGN_PASSWORD", "test password"),
-            ("SIGNET_OFFLINE", "1"),
-            ("DOCKER_CONFIG", docker.as_str()),
-        ],
-    )
-}
-
 fn with_stdin(dir: &Path, args: &[&str], input: &str) -> Output {
-    let docker = dir.join("docker-empty");
+    let docker = docker_empty(dir);
     let mut child = Command::new(signet_bin())
         .current_dir(dir)
         .args(args)
@@ -53,28 +38,11 @@ fn with_stdin(dir: &Path, args: &[&str], input: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 #[test]
 fn verify_manifests_pin_and_reports() {
-    if peers().is_none() {
+    let Some((dir, _up, reg, root, signing)) = keyed_stack("manifests") else {
         return;
-    }
-    let dir = workdir(&format!("manifests-{}", std::process::id()));
-    let up = Up::start(&dir.join("stack"));
-    let reg = TestRegistry::start(&dir.join("registry"), None);
-    ok(&signet_env(
-        &dir,
-        &["generate-key-pair", "--output-key-prefix", "k"],
-    ));
-    let root = path(&up.trusted_root).to_string();
-    let signing = path(&up.signing_config).to_string();
+    };
     let web = reg.image("team/web", "1.0");
     let web_digest = reg.push_image("team/web", "1.0", "web");
     let job = reg.image("team/job", "2");
@@ -82,19 +50,7 @@ fn verify_manifests_pin_and_reports() {
     let unsigned = reg.image("team/unsigned", "1");
     reg.push_image("team/unsigned", "1", "unsigned");
     for image in [&web, &job] {
-        ok(&signet_env(
-            &dir,
-            &[
-                "sign",
-                image,
-                "--key",
-                "k.key",
-                "--trusted-root",
-                &root,
-                "--signing-config",
-                &signing,
-            ],
-        ));
+        ok(&sign_with_key(&dir, image, &root, &signing));
     }
     let policy = dir.join("policy.yaml");
     std::fs::write(
@@ -133,7 +89,7 @@ fn verify_manifests_pin_and_reports() {
         "json",
     ];
     args.extend_from_slice(&trust);
-    let out = signet_env(&dir, &args);
+    let out = sig(&dir, &args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["allowed"], true);
@@ -151,7 +107,7 @@ fn verify_manifests_pin_and_reports() {
 
     // --pin: the files are rewritten with digests, nothing else changes.
     args.push("--pin");
-    let out = signet_env(&dir, &args);
+    let out = sig(&dir, &args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let pinned = std::fs::read_to_string(&app).unwrap();
     assert_eq!(
@@ -170,7 +126,7 @@ fn verify_manifests_pin_and_reports() {
         pod_json.replace(&web, &format!("{web}@{web_digest}"))
     );
     // Pinned manifests still pass (digest references are verified as is).
-    let out = signet_env(&dir, &args);
+    let out = sig(&dir, &args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
     // A denied image: exit 1, nothing rewritten, SARIF points at its line.
@@ -189,7 +145,7 @@ fn verify_manifests_pin_and_reports() {
         "--pin",
     ];
     sarif_args.extend_from_slice(&trust);
-    let out = signet_env(&dir, &sarif_args);
+    let out = sig(&dir, &sarif_args);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(std::fs::read_to_string(&bad).unwrap(), bad_yaml);
     let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();

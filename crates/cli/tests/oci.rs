@@ -5,6 +5,7 @@
 //! (`signet up`: our log, CA and dev OIDC issuer).
 
 mod support {
+    pub mod cli;
     pub mod registry;
     pub mod up;
 }
@@ -16,51 +17,10 @@ use std::process::Output;
 use serde_json::Value;
 use signet_oci::layout::{legacy, referrers};
 use signet_oci::manifest::{Descriptor, Index, Manifest, OCI_MANIFEST};
-use signet_oci::{CredentialSource, Digest, Reference, Registry, RegistryOptions};
+use signet_oci::{Digest, Reference, Registry};
+use support::cli::*;
 use support::registry::{peers, TestRegistry};
 use support::up::*;
-
-/// `signet ARGS` in `dir` with a key password, offline, and an empty
-/// docker config (plus `envs`).
-fn signet_env(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let docker = dir.join("docker-empty");
-    std::fs::create_dir_all(&docker).unwrap();
-    let docker = docker.to_str().unwrap().to_string();
-    let mut all = vec![
-        ("COSIGN_PASSWORD", "test password"),
-        ("SIGNET_OFFLINE", "1"),
-        ("DOCKER_CONFIG", docker.as_str()),
-    ];
-    all.extend_from_slice(envs);
-    run(dir, signet_bin(), args, &all)
-}
-
-fn sig(dir: &Path, args: &[&str]) -> Output {
-    signet_env(dir, args, &[])
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json_out(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&o.stdout),
-            stderr(o)
-        )
-    })
-}
-
-/// The library's client, anonymous, for inspecting and tampering.
-fn client() -> Registry {
-    Registry::new(RegistryOptions {
-        credentials: CredentialSource::None,
-        ..RegistryOptions::default()
-    })
-    .unwrap()
-}
 
 /// Verifies with `--key k.pub --output json`; returns (exit code, document).
 fn verify_key(dir: &Path, root: &str, images: &[&str]) -> (Option<i32>, Value) {
@@ -78,24 +38,11 @@ fn verify_key(dir: &Path, root: &str, images: &[&str]) -> (Option<i32>, Value) {
     (out.status.code(), json_out(&out))
 }
 
-fn setup_key(dir: &Path) {
-    ok(&sig(
-        dir,
-        &["generate-key-pair", "--output-key-prefix", "k"],
-    ));
-}
-
 #[test]
 fn key_signatures_in_both_layouts_and_tampering() {
-    if peers().is_none() {
+    let Some((dir, up, reg, root, signing)) = keyed_stack("oci-key") else {
         return;
-    }
-    let dir = workdir(&format!("oci-key-{}", std::process::id()));
-    let up = Up::start(&dir.join("stack"));
-    let reg = TestRegistry::start(&dir.join("registry"), None);
-    setup_key(&dir);
-    let root = path(&up.trusted_root).to_string();
-    let signing = path(&up.signing_config).to_string();
+    };
     let trust = [
         "--trusted-root",
         root.as_str(),
@@ -334,47 +281,22 @@ fn tamper_payload(registry: &Registry, repo: &Reference, image: &Digest) {
 
 #[test]
 fn keyless_signatures_and_identity_policy() {
-    if peers().is_none() {
+    let Some((dir, up, reg)) = stack("oci-keyless") else {
         return;
-    }
-    let dir = workdir(&format!("oci-keyless-{}", std::process::id()));
-    let up = Up::start(&dir.join("stack"));
-    let reg = TestRegistry::start(&dir.join("registry"), None);
+    };
     let image = reg.image("keyless/app", "v1");
     let digest = reg.push_image("keyless/app", "v1", "keyless v1");
     let token = up.token(EMAIL);
     let trust = path(&up.trust_config).to_string();
     let root = path(&up.trusted_root).to_string();
-    ok(&sig(
+    ok(&keyless(
         &dir,
-        &[
-            "sign",
-            &image,
-            "--identity-token",
-            &token,
-            "--trust-config",
-            &trust,
-            "--layout",
-            "both",
-            "--yes",
-        ],
+        &["sign", &image, "--layout", "both"],
+        &token,
+        &trust,
     ));
     let verify = |identity: &str| {
-        sig(
-            &dir,
-            &[
-                "verify",
-                &image,
-                "--trusted-root",
-                &root,
-                "--certificate-identity",
-                identity,
-                "--certificate-oidc-issuer",
-                &up.oidc_url,
-                "--output",
-                "json",
-            ],
-        )
+        verify_keyless(&dir, "verify", &image, &root, (identity, &up.oidc_url), &[])
     };
     let out = verify(EMAIL);
     ok(&out);
@@ -399,17 +321,13 @@ fn keyless_signatures_and_identity_policy() {
 
 #[test]
 fn basic_auth_registry_with_docker_config() {
-    if peers().is_none() {
+    let Some((dir, up, reg, root, signing)) =
+        keyed_stack_with("oci-auth", Some(("alice", "s3cret-pw")))
+    else {
         return;
-    }
-    let dir = workdir(&format!("oci-auth-{}", std::process::id()));
-    let up = Up::start(&dir.join("stack"));
-    let reg = TestRegistry::start(&dir.join("registry"), Some(("alice", "s3cret-pw")));
-    setup_key(&dir);
+    };
     let image = reg.image("private/app", "v1");
     let digest = reg.push_image("private/app", "v1", "private v1");
-    let root = path(&up.trusted_root).to_string();
-    let signing = path(&up.signing_config).to_string();
 
     // Anonymous: refused, with a hint about credentials.
     let sign = [
@@ -519,35 +437,10 @@ fn registry_with_a_private_ca() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The checks every signature of `doc` (one image's JSON verdict) was
-/// rejected with.
-fn rejected_checks(doc: &Value) -> Vec<String> {
-    doc["rejected"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no rejected list: {doc}"))
-        .iter()
-        .map(|r| r["check"].as_str().unwrap().to_string())
-        .collect()
-}
-
 /// `signet verify IMAGE` keyless for EMAIL from `issuer` under `root`,
 /// with JSON output.
 fn verify_identity(dir: &Path, image: &str, root: &str, issuer: &str) -> Output {
-    sig(
-        dir,
-        &[
-            "verify",
-            image,
-            "--trusted-root",
-            root,
-            "--certificate-identity",
-            EMAIL,
-            "--certificate-oidc-issuer",
-            issuer,
-            "--output",
-            "json",
-        ],
-    )
+    verify_keyless(dir, "verify", image, root, (EMAIL, issuer), &[])
 }
 
 #[test]
@@ -766,12 +659,9 @@ fn push_bundle(
 
 #[test]
 fn expired_certificate_without_log_proof_is_rejected() {
-    if peers().is_none() {
+    let Some((dir, up, reg)) = stack("oci-expired") else {
         return;
-    }
-    let dir = workdir(&format!("oci-expired-{}", std::process::id()));
-    let up = Up::start(&dir.join("stack"));
-    let reg = TestRegistry::start(&dir.join("registry"), None);
+    };
     let test_ca = TestCa::new(&up.oidc_url);
     let root = dir.join("root_with_test_ca.json");
     test_ca.trusted_root(&up.trusted_root, &root);

@@ -6,6 +6,7 @@
 //! here and whose expectations are the fixture files' own.
 
 mod support {
+    pub mod cli;
     pub mod registry;
     pub mod up;
 }
@@ -14,40 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::{json, Value};
-use support::registry::{peers, TestRegistry};
+use support::cli::*;
 use support::up::*;
 
 const SIGN_PREDICATE_TYPE: &str = "https://sigstore.dev/cosign/sign/v1";
-
-/// `signet ARGS` in `dir` with a key password, offline, and an empty
-/// docker config.
-fn sig(dir: &Path, args: &[&str]) -> Output {
-    let docker = dir.join("docker-empty");
-    std::fs::create_dir_all(&docker).unwrap();
-    run(
-        dir,
-        signet_bin(),
-        args,
-        &[
-            ("COSIGN_PASSWORD", "test password"),
-            ("SIGNET_OFFLINE", "1"),
-            ("DOCKER_CONFIG", docker.to_str().unwrap()),
-        ],
-    )
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json_out(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
-}
 
 #[track_caller]
 fn assert_code(o: &Output, code: i32) {
@@ -172,18 +143,9 @@ fn sarif_schema() -> Value {
 
 #[test]
 fn policy_gate_against_a_registry() {
-    if peers().is_none() {
+    let Some((dir, up, reg, root, signing)) = keyed_stack("policy-gate") else {
         return;
-    }
-    let dir = workdir(&format!("policy-gate-{}", std::process::id()));
-    let up = Up::start(&dir.join("stack"));
-    let reg = TestRegistry::start(&dir.join("registry"), None);
-    ok(&sig(
-        &dir,
-        &["generate-key-pair", "--output-key-prefix", "k"],
-    ));
-    let root = path(&up.trusted_root).to_string();
-    let signing = path(&up.signing_config).to_string();
+    };
     let trust = path(&up.trust_config).to_string();
     let token = up.token(EMAIL);
 
@@ -199,35 +161,8 @@ fn policy_gate_against_a_registry() {
     let (staging, _) = push("staging/app");
     let (debug, _) = push("debug/tools");
     let (other, _) = push("other/app");
-    let keyless = |image: &str, token: &str| {
-        ok(&sig(
-            &dir,
-            &[
-                "sign",
-                image,
-                "--identity-token",
-                token,
-                "--trust-config",
-                &trust,
-                "--yes",
-            ],
-        ))
-    };
-    let keyed = |image: &str| {
-        ok(&sig(
-            &dir,
-            &[
-                "sign",
-                image,
-                "--key",
-                "k.key",
-                "--trusted-root",
-                &root,
-                "--signing-config",
-                &signing,
-            ],
-        ))
-    };
+    let keyless = |image: &str, token: &str| ok(&keyless(&dir, &["sign", image], token, &trust));
+    let keyed = |image: &str| ok(&sign_with_key(&dir, image, &root, &signing));
     keyless(&app, &token);
     keyless(&bob_signed, &up.token("bob@example.com"));
     keyless(&release, &token);

@@ -44,23 +44,7 @@ fn keyless_and_key_signing_against_the_stack() {
         serde_json::from_slice(&std::fs::read(dir.join("a.sigstore.json")).unwrap()).unwrap();
     assert!(bundle["verificationMaterial"]["certificate"].is_object());
     let verify = |file: &str, bundle: &str, identity: &str| {
-        signet(
-            &dir,
-            &[
-                "verify-blob",
-                file,
-                "--bundle",
-                bundle,
-                "--trusted-root",
-                &root,
-                "--certificate-identity",
-                identity,
-                "--certificate-oidc-issuer",
-                &up.oidc_url,
-                "--output",
-                "json",
-            ],
-        )
+        up.verify_blob(&dir, (file, bundle), identity, &["--output", "json"])
     };
     let out = verify("a.txt", "a.sigstore.json", EMAIL);
     ok(&out);
@@ -196,21 +180,7 @@ fn a_restart_keeps_keys_log_and_urls() {
         first_urls
     );
     assert_eq!(std::fs::read(&up.trusted_root).unwrap(), first_root);
-    ok(&signet(
-        &dir,
-        &[
-            "verify-blob",
-            "a.txt",
-            "--bundle",
-            "a.json",
-            "--trusted-root",
-            path(&up.trusted_root),
-            "--certificate-identity",
-            EMAIL,
-            "--certificate-oidc-issuer",
-            &up.oidc_url,
-        ],
-    ));
+    ok(&up.verify_blob(&dir, ("a.txt", "a.json"), EMAIL, &[]));
     std::fs::write(dir.join("b.txt"), b"after the restart\n").unwrap();
     let token = up.token(EMAIL);
     ok(&signet(
@@ -312,25 +282,8 @@ fn with_tsa_keyless_bundles_carry_a_verified_rfc3161_timestamp() {
         serde_json::from_slice(&std::fs::read(dir.join("a.json")).unwrap()).unwrap();
     let stamps = &bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"];
     assert_eq!(stamps.as_array().map(Vec::len), Some(1), "{bundle}");
-    let verify = |bundle: &str| {
-        signet(
-            &dir,
-            &[
-                "verify-blob",
-                "a.txt",
-                "--bundle",
-                bundle,
-                "--trusted-root",
-                path(&up.trusted_root),
-                "--certificate-identity",
-                EMAIL,
-                "--certificate-oidc-issuer",
-                &up.oidc_url,
-                "--output",
-                "json",
-            ],
-        )
-    };
+    let verify =
+        |bundle: &str| up.verify_blob(&dir, ("a.txt", bundle), EMAIL, &["--output", "json"]);
     // The verified signing times: the log's, and the TSA's (authority 0).
     let timestamp_times = |bundle: &str| {
         let out = verify(bundle);
@@ -446,23 +399,7 @@ fn rekor_v2_entries_with_a_timestamp_against_our_own_log() {
         serde_json::from_slice::<serde_json::Value>(&std::fs::read(dir.join(out)).unwrap()).unwrap()
     };
     let verify = |bundle: &str, artifact: &str| {
-        signet(
-            &dir,
-            &[
-                "verify-blob",
-                artifact,
-                "--bundle",
-                bundle,
-                "--trusted-root",
-                path(&up.trusted_root),
-                "--certificate-identity",
-                EMAIL,
-                "--certificate-oidc-issuer",
-                &up.oidc_url,
-                "--output",
-                "json",
-            ],
-        )
+        up.verify_blob(&dir, (artifact, bundle), EMAIL, &["--output", "json"])
     };
     for (extra, out, kind, artifact) in [
         (&["a.txt"][..], "v2.json", "hashedrekord", "a.txt"),
@@ -581,21 +518,7 @@ fn interactive_browser_sign_in_signs_as_the_person() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let status = child.wait().unwrap();
     assert!(status.success(), "sign-blob failed: {rest:?}");
-    ok(&signet(
-        &dir,
-        &[
-            "verify-blob",
-            "a.txt",
-            "--bundle",
-            "a.json",
-            "--trusted-root",
-            path(&up.trusted_root),
-            "--certificate-identity",
-            "alice@example.com",
-            "--certificate-oidc-issuer",
-            &up.oidc_url,
-        ],
-    ));
+    ok(&up.verify_blob(&dir, ("a.txt", "a.json"), "alice@example.com", &[]));
     // Without a token and without the browser flow: a clear failure.
     let out = signet(
         &dir,

@@ -252,7 +252,7 @@ fn v0_2_chain_with_foreign_intermediate_fails_certificate_chain() {
         .x509_certificate_chain
         .as_mut()
         .unwrap();
-    chain.certificates[1].raw_bytes = Base64(Ca::new().intermediate_der);
+    chain.certificates[1].raw_bytes = Base64(test_ca().intermediate_der);
     assert_fails_because(
         &world,
         Check::CertificateChain,

@@ -111,6 +111,44 @@ impl Up {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
+    /// `signet verify-blob FILE --bundle BUNDLE` in `dir` under the
+    /// stack's trusted root, for the keyless `identity` from its issuer
+    /// (plus `extra` flags).
+    pub fn verify_blob(
+        &self,
+        dir: &Path,
+        files: (&str, &str),
+        identity: &str,
+        extra: &[&str],
+    ) -> Output {
+        self.verify_blob_under(path(&self.trusted_root), dir, files, identity, extra)
+    }
+
+    /// [`Up::verify_blob`] against another trusted root.
+    pub fn verify_blob_under(
+        &self,
+        trusted_root: &str,
+        dir: &Path,
+        (file, bundle): (&str, &str),
+        identity: &str,
+        extra: &[&str],
+    ) -> Output {
+        let mut args = vec![
+            "verify-blob",
+            file,
+            "--bundle",
+            bundle,
+            "--trusted-root",
+            trusted_root,
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            &self.oidc_url,
+        ];
+        args.extend_from_slice(extra);
+        signet(dir, &args)
+    }
+
     /// Stops the stack with SIGTERM and waits for a clean exit.
     pub fn stop(mut self) {
         let mut child = self.child.take().unwrap();
