@@ -1,10 +1,14 @@
 //! `signet bench admission`: an open-loop load generator for the
 //! admission webhook. AdmissionReviews for a Pod are sent at a fixed
 //! `--rate` for `--duration` over keep-alive HTTPS connections, whatever
-//! the answers' latency; a request's latency is counted from when it was
-//! SCHEDULED, so a server that falls behind shows it (no coordinated
-//! omission). Requests that would exceed `--max-in-flight` are not sent
-//! and are reported as `skipped`.
+//! the answers' latency: sending never waits for answers, so a server
+//! that falls behind shows it (no coordinated omission). A request's
+//! latency is counted from when it was sent; how late each was sent
+//! against its schedule (the timer's millisecond granularity, or a
+//! generator that cannot keep up) is reported apart as the dispatch lag,
+//! so that the generator's own pacing error is not charged to the server.
+//! Requests that would exceed `--max-in-flight` are not sent and are
+//! reported as `skipped`.
 //!
 //! Cached: every review names the same image. `--uncached`: the reviews
 //! cycle through the `--image` list (distinct images/digests); run the
@@ -113,7 +117,7 @@ pub fn admission_bench(args: AdmissionBenchArgs) -> Result<(), BoxError> {
         args.images[..1].to_vec()
     };
     let tally = Arc::new(Mutex::new(Tally::default()));
-    let (sent, skipped, wall) = runtime.block_on(async {
+    let (sent, skipped, wall, mut lags) = runtime.block_on(async {
         let permits = Arc::new(tokio::sync::Semaphore::new(args.max_in_flight.max(1)));
         let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate));
         // Warm the connection pool with one request outside the timing.
@@ -124,6 +128,7 @@ pub fn admission_bench(args: AdmissionBenchArgs) -> Result<(), BoxError> {
             .await;
         let start = Instant::now();
         let (mut sent, mut skipped) = (0u64, 0u64);
+        let mut lags = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
         for i in 0..total {
             let scheduled = start + interval.mul_f64(i as f64);
             tokio::time::sleep_until(scheduled).await;
@@ -138,6 +143,8 @@ pub fn admission_bench(args: AdmissionBenchArgs) -> Result<(), BoxError> {
                 .post(&args.url)
                 .header("content-type", "application/json")
                 .body(body);
+            let sent_at = Instant::now();
+            lags.push(sent_at.saturating_duration_since(scheduled));
             let tally = tally.clone();
             tokio::spawn(async move {
                 let _permit = permit;
@@ -157,7 +164,7 @@ pub fn admission_bench(args: AdmissionBenchArgs) -> Result<(), BoxError> {
                         .ok_or_else(|| "no decision in the answer".to_string())
                 }
                 .await;
-                let latency = scheduled.elapsed();
+                let latency = sent_at.elapsed();
                 let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
                 match outcome {
                     Ok(allowed) => {
@@ -179,11 +186,12 @@ pub fn admission_bench(args: AdmissionBenchArgs) -> Result<(), BoxError> {
         let _ = permits
             .acquire_many(u32::try_from(args.max_in_flight.max(1)).unwrap_or(u32::MAX))
             .await;
-        (sent, skipped, start.elapsed())
+        (sent, skipped, start.elapsed(), lags)
     });
     let t = std::mem::take(&mut *tally.lock().unwrap_or_else(|p| p.into_inner()));
     let mut sorted = t.latencies.clone();
     sorted.sort();
+    lags.sort();
     let answered = sorted.len() as u64;
     let achieved = answered as f64 / wall.as_secs_f64().max(1e-9);
     let mut histogram = Vec::new();
@@ -216,6 +224,11 @@ pub fn admission_bench(args: AdmissionBenchArgs) -> Result<(), BoxError> {
             "p99": percentile(&sorted, 0.99),
             "max": sorted.last().map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0),
         },
+        "dispatch_lag_ms": {
+            "p50": percentile(&lags, 0.50),
+            "p99": percentile(&lags, 0.99),
+            "max": lags.last().map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0),
+        },
         "histogram": histogram,
     });
     if args.output == "json" {
@@ -237,11 +250,18 @@ pub fn admission_bench(args: AdmissionBenchArgs) -> Result<(), BoxError> {
             wall.as_secs_f64()
         );
         println!(
-            "latency from schedule: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            "latency from send: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
             l["p50"].as_f64().unwrap_or_default(),
             l["p90"].as_f64().unwrap_or_default(),
             l["p99"].as_f64().unwrap_or_default(),
             l["max"].as_f64().unwrap_or_default(),
+        );
+        let d = &report["dispatch_lag_ms"];
+        println!(
+            "dispatch lag behind schedule (generator): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            d["p50"].as_f64().unwrap_or_default(),
+            d["p99"].as_f64().unwrap_or_default(),
+            d["max"].as_f64().unwrap_or_default(),
         );
         let mut prev = 0u64;
         for b in report["histogram"].as_array().into_iter().flatten() {

@@ -467,6 +467,11 @@ fn webhook_end_to_end() {
         l["max"].as_f64().unwrap(),
     );
     assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{report}");
+    let lag = &report["dispatch_lag_ms"];
+    assert!(
+        lag["p99"].as_f64().unwrap() <= lag["max"].as_f64().unwrap(),
+        "{report}"
+    );
     let histogram = report["histogram"].as_array().unwrap();
     assert_eq!(histogram.last().unwrap()["count"], 50);
     assert!(report["achieved_rate"].as_f64().unwrap() > 10.0);
