@@ -50,13 +50,10 @@ impl TrustPieces {
         let start = chain.iter().map(|c| c.not_before()).max().unwrap_or(0);
         let subject = chain.last().map(|root| DistinguishedName {
             organization: Some("signet".into()),
-            common_name: root
-                .x509()
-                .tbs_certificate
-                .subject
-                .to_string()
-                .split(',')
-                .find_map(|rdn| rdn.strip_prefix("CN=").map(str::to_string)),
+            common_name: signet_pki::cert::name_attribute(
+                &root.x509().tbs_certificate.subject,
+                const_oid::db::rfc4519::CN,
+            ),
         });
         let ca_entry = CaEntry {
             subject,

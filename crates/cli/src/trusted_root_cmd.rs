@@ -25,6 +25,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use const_oid::db::rfc4519;
 use signet_crypto::PublicKey;
 use signet_model::bundle::{LogId, X509Certificate};
 use signet_model::encoding::{Base64, Timestamp};
@@ -33,7 +34,7 @@ use signet_model::trust_root::{
     TransparencyLogInstance, MEDIA_TYPE_V0_1,
 };
 use signet_model::TrustedRoot;
-use signet_pki::cert::Certificate;
+use signet_pki::cert::{name_attribute, Certificate};
 
 use crate::sign_cmd::{read_file, usage, write_output, Failure};
 
@@ -209,32 +210,17 @@ fn key_details(key: &PublicKey) -> &'static str {
     signet_log::entry::key_details(key.kind())
 }
 
-fn common_name(cert: &Certificate) -> Option<String> {
-    cert.x509()
-        .tbs_certificate
-        .subject
-        .to_string()
-        .split(',')
-        .find_map(|rdn| rdn.trim().strip_prefix("CN=").map(str::to_string))
-}
-
-fn organization(cert: &Certificate) -> Option<String> {
-    cert.x509()
-        .tbs_certificate
-        .subject
-        .to_string()
-        .split(',')
-        .find_map(|rdn| rdn.trim().strip_prefix("O=").map(str::to_string))
-}
-
 fn authority(spec: &Spec) -> Result<CertificateAuthority, Failure> {
     let chain = spec.chain()?;
     let latest_not_before = chain.iter().map(Certificate::not_before).max();
     let root = chain.last();
     Ok(CertificateAuthority {
-        subject: root.map(|r| DistinguishedName {
-            organization: organization(r),
-            common_name: common_name(r),
+        subject: root.map(|r| {
+            let subject = &r.x509().tbs_certificate.subject;
+            DistinguishedName {
+                organization: name_attribute(subject, rfc4519::O),
+                common_name: name_attribute(subject, rfc4519::CN),
+            }
         }),
         uri: Some(spec.url()?),
         cert_chain: CertChain {

@@ -572,6 +572,33 @@ fn unix_secs(t: x509_cert::time::Time) -> Result<i64, CertError> {
     i64::try_from(t.to_unix_duration().as_secs()).map_err(malformed)
 }
 
+/// The first value of attribute `oid` (e.g. `const_oid::db::rfc4519::CN`)
+/// in `name`, read as a DirectoryString (UTF8String, PrintableString or
+/// IA5String). Walks the RDNs rather than splitting the name's text form,
+/// so a value containing a comma is read whole.
+pub fn name_attribute(name: &x509_cert::name::Name, oid: ObjectIdentifier) -> Option<String> {
+    name.0
+        .iter()
+        .flat_map(|rdn| rdn.0.iter())
+        .filter(|atv| atv.oid == oid)
+        .find_map(|atv| {
+            atv.value
+                .decode_as::<der::asn1::Utf8StringRef<'_>>()
+                .map(|s| s.as_str().to_string())
+                .or_else(|_| {
+                    atv.value
+                        .decode_as::<der::asn1::PrintableStringRef<'_>>()
+                        .map(|s| s.as_str().to_string())
+                })
+                .or_else(|_| {
+                    atv.value
+                        .decode_as::<der::asn1::Ia5StringRef<'_>>()
+                        .map(|s| s.as_str().to_string())
+                })
+                .ok()
+        })
+}
+
 #[cfg(test)]
 pub(crate) mod testutil {
     //! Mints certificates for tests: build a `TbsCertificate` with x509-cert
@@ -1016,6 +1043,28 @@ mod tests {
         assert_eq!(
             with.tbs_der_without_extension(&oid).unwrap().unwrap(),
             none.tbs_der()
+        );
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+
+    #[test]
+    fn name_attributes_are_read_from_the_rdns() {
+        use std::str::FromStr;
+        let name = x509_cert::name::Name::from_str("CN=Example\\, Inc. root,O=signet").unwrap();
+        assert_eq!(
+            super::name_attribute(&name, const_oid::db::rfc4519::CN).as_deref(),
+            Some("Example, Inc. root")
+        );
+        assert_eq!(
+            super::name_attribute(&name, const_oid::db::rfc4519::O).as_deref(),
+            Some("signet")
+        );
+        assert_eq!(
+            super::name_attribute(&name, const_oid::db::rfc4519::OU),
+            None
         );
     }
 }

@@ -23,11 +23,7 @@ pub struct TsaTrustPieces {
 }
 
 fn common_name(cert: &Certificate) -> Option<String> {
-    cert.tbs_certificate
-        .subject
-        .to_string()
-        .split(',')
-        .find_map(|rdn| rdn.strip_prefix("CN=").map(str::to_string))
+    signet_pki::cert::name_attribute(&cert.tbs_certificate.subject, const_oid::db::rfc4519::CN)
 }
 
 /// The start of `chain`'s common validity: its latest notBefore.
