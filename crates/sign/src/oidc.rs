@@ -30,6 +30,8 @@ pub struct IdentityToken {
     /// Expiry, unix seconds.
     pub expires: Option<i64>,
     pub audience: Vec<String>,
+    /// The `nonce` of a token from an interactive sign-in.
+    pub nonce: Option<String>,
 }
 
 impl std::fmt::Debug for IdentityToken {
@@ -50,6 +52,7 @@ struct Claims {
     email: Option<String>,
     exp: Option<serde_json::Number>,
     aud: Option<Audience>,
+    nonce: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -96,6 +99,7 @@ impl IdentityToken {
                 Some(Audience::One(a)) => vec![a],
                 Some(Audience::Many(a)) => a,
             },
+            nonce: claims.nonce,
         })
     }
 
@@ -226,10 +230,11 @@ pub(crate) mod tests {
     fn claims_are_read() {
         let t = IdentityToken::parse(&jwt(&serde_json::json!({
             "iss": "https://accounts.example", "sub": "123", "email": "a@example.com",
-            "aud": "sigstore", "exp": 2000000000
+            "aud": "sigstore", "exp": 2000000000, "nonce": "n-1"
         })))
         .unwrap();
         assert_eq!(t.issuer, "https://accounts.example");
+        assert_eq!(t.nonce.as_deref(), Some("n-1"));
         assert_eq!(t.identity(), "a@example.com");
         assert_eq!(t.audience, vec!["sigstore".to_string()]);
         assert!(t.check_fresh(1_900_000_000).is_ok());
@@ -241,6 +246,7 @@ pub(crate) mod tests {
         })))
         .unwrap();
         assert_eq!(ci.identity(), "repo:o/r:ref:refs/heads/main");
+        assert_eq!(ci.nonce, None);
     }
 
     #[test]
