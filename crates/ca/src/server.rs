@@ -201,7 +201,9 @@ async fn issue(
         })?;
     eprintln!(
         "signet-ca: issued certificate serial={} san={:?} issuer={}",
-        hex::encode(issued.leaf.x509().tbs_certificate.serial_number.as_bytes()),
+        signet_model::encoding::encode_hex(
+            issued.leaf.x509().tbs_certificate.serial_number.as_bytes()
+        ),
         principal.san,
         principal.issuer
     );

@@ -18,7 +18,6 @@
 //! only. The server and the clients share the machine (and one tokio
 //! runtime), so the numbers are a lower bound for a dedicated server.
 
-use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,7 +30,6 @@ use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_ASN1_SIGNING,
 };
 use clap::{Args, Subcommand, ValueEnum};
-use hyper::body::{Body as _, Incoming};
 use serde_json::json;
 use signet_model::encoding::encode_base64;
 use tokio::net::TcpStream;
@@ -161,7 +159,7 @@ fn hashedrekord(s: &Signer, artifact: &[u8]) -> Result<String, BoxError> {
         "apiVersion": "0.0.1",
         "kind": "hashedrekord",
         "spec": {
-            "data": {"hash": {"algorithm": "sha256", "value": hex::encode(signet_crypto::sha256(artifact))}},
+            "data": {"hash": {"algorithm": "sha256", "value": signet_model::encoding::encode_hex(signet_crypto::sha256(artifact))}},
             "signature": {
                 "content": encode_base64(sig.as_ref()),
                 "publicKey": {"content": encode_base64(s.pem.as_bytes())}
@@ -200,44 +198,91 @@ fn baseline(s: &Signer, requests: &[String]) -> Result<(f64, f64), BoxError> {
     Ok((verifies, prepares))
 }
 
-/// Reads a response body to the end; returns its length.
-async fn drain(mut body: Incoming) -> Result<usize, hyper::Error> {
-    let mut n = 0;
-    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
-        if let Ok(data) = frame?.into_data() {
-            n += data.len();
-        }
-    }
-    Ok(n)
+/// One keep-alive HTTP/1.1 connection of the load generator.
+///
+/// Deliberately minimal (one request in flight, `Content-Length` answers
+/// only), like wrk or h2load: the load generator shares the machine with
+/// the server it measures, so every cycle it spends is taken from the
+/// server. The server side is the real stack (hyper, axum).
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<String>;
+/// Bounds on what the load generator reads back.
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+const MAX_RESPONSE_BODY: usize = 64 * 1024 * 1024;
 
-async fn connect(addr: std::net::SocketAddr) -> Result<Sender, BoxError> {
+async fn connect(addr: std::net::SocketAddr) -> Result<Conn, BoxError> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
-    let (sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    Ok(sender)
+    Ok(Conn {
+        stream,
+        buf: Vec::with_capacity(16 * 1024),
+    })
 }
 
-async fn request(
-    sender: &mut Sender,
-    method: &str,
-    path: &str,
-    body: String,
-) -> Result<u16, BoxError> {
-    sender.ready().await?;
-    let req = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "127.0.0.1")
-        .header("content-type", "application/json")
-        .body(body)?;
-    let resp = sender.send_request(req).await?;
-    let status = resp.status().as_u16();
-    drain(resp.into_body()).await?;
+/// The end of the response head (`\r\n\r\n`) in `buf`, if it is there.
+fn head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+}
+
+/// Status code and `Content-Length` of a response head.
+fn parse_head(head: &[u8]) -> Result<(u16, usize), BoxError> {
+    let text = std::str::from_utf8(head)?;
+    let mut lines = text.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or("malformed status line")?;
+    let mut length = None;
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = Some(value.trim().parse::<usize>()?);
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                return Err("chunked answers are not supported by the load generator".into());
+            }
+        }
+    }
+    let length = length.ok_or("answer without Content-Length")?;
+    if length > MAX_RESPONSE_BODY {
+        return Err("answer body too large".into());
+    }
+    Ok((status, length))
+}
+
+async fn request(conn: &mut Conn, method: &str, path: &str, body: String) -> Result<u16, BoxError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body.as_bytes());
+    conn.stream.write_all(&req).await?;
+
+    conn.buf.clear();
+    let (status, head_len, body_len) = loop {
+        if let Some(end) = head_end(&conn.buf) {
+            let (status, len) = parse_head(&conn.buf[..end])?;
+            break (status, end, len);
+        }
+        if conn.buf.len() > MAX_RESPONSE_HEAD {
+            return Err("answer head too large".into());
+        }
+        conn.buf.reserve(16 * 1024);
+        if conn.stream.read_buf(&mut conn.buf).await? == 0 {
+            return Err("connection closed".into());
+        }
+    };
+    while conn.buf.len() < head_len + body_len {
+        conn.buf.reserve(head_len + body_len - conn.buf.len());
+        if conn.stream.read_buf(&mut conn.buf).await? == 0 {
+            return Err("connection closed mid-answer".into());
+        }
+    }
     Ok(status)
 }
 
@@ -271,7 +316,7 @@ where
     let mut tasks = Vec::new();
     for _ in 0..clients.max(1) {
         let (job, next, result) = (job.clone(), next.clone(), result.clone());
-        let mut sender = connect(addr).await?;
+        let mut conn = connect(addr).await?;
         tasks.push(tokio::spawn(async move {
             let mut local = Phase::default();
             loop {
@@ -281,7 +326,7 @@ where
                 }
                 let (method, path, body) = job(i);
                 let t = Instant::now();
-                match request(&mut sender, method, &path, body).await {
+                match request(&mut conn, method, &path, body).await {
                     Ok(s) if s == ok_status => {
                         local.ok += 1;
                         local.latencies.push(t.elapsed());
@@ -290,7 +335,7 @@ where
                     Err(_) => {
                         local.failed += 1;
                         match connect(addr).await {
-                            Ok(s) => sender = s,
+                            Ok(c) => conn = c,
                             Err(_) => break,
                         }
                     }

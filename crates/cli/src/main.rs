@@ -117,6 +117,11 @@ enum Command {
     },
 }
 
+/// The servers allocate per request (JSON, bodies, proofs); glibc's malloc
+/// was 13 % of the log's CPU under load (crates/log/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {

@@ -385,7 +385,7 @@ fn statement(
             name,
             digest: [(
                 "sha256".to_string(),
-                hex::encode(signet_crypto::sha256(bytes)),
+                signet_model::encoding::encode_hex(signet_crypto::sha256(bytes)),
             )]
             .into_iter()
             .collect(),

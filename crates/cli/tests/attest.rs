@@ -203,7 +203,7 @@ fn key_attestations_in_both_layouts_with_rego() {
     // layer's bytes: they are the envelope exactly as logged.
     assert_eq!(
         body["spec"]["envelopeHash"]["value"],
-        hex::encode(signet_crypto::sha256(&envelope)),
+        signet_model::encoding::encode_hex(signet_crypto::sha256(&envelope)),
         "{body}"
     );
     assert_eq!(body["spec"]["envelopeHash"]["algorithm"], "sha256");

@@ -121,7 +121,7 @@ fn run_case(dir: &Path, by_digest: bool) -> Run {
         let data = std::fs::read(&artifact).expect("artifact");
         cmd.arg(format!(
             "sha256:{}",
-            hex::encode(signet_crypto::sha256(&data))
+            signet_model::encoding::encode_hex(signet_crypto::sha256(&data))
         ));
     } else {
         cmd.arg(&artifact);

@@ -176,7 +176,7 @@ fn sigstore_js_verifies_signet_bundles_and_signs_against_the_stack() {
     ));
 
     // @sigstore/cli attests (token only through CI=true SIGSTORE_ID_TOKEN).
-    let digest = hex::encode(signet_crypto::sha256(b"signed by signet\n"));
+    let digest = signet_model::encoding::encode_hex(signet_crypto::sha256(b"signed by signet\n"));
     let statement = serde_json::json!({
         "_type": "https://in-toto.io/Statement/v1",
         "subject": [{"name": "a.txt", "digest": {"sha256": digest}}],

@@ -159,7 +159,7 @@ fn hashedrekord(key: &Key, artifact: &[u8]) -> Vec<u8> {
         "apiVersion": "0.0.1",
         "kind": "hashedrekord",
         "spec": {
-            "data": {"hash": {"algorithm": "sha256", "value": hex::encode(signet_crypto::sha256(artifact))}},
+            "data": {"hash": {"algorithm": "sha256", "value": signet_model::encoding::encode_hex(signet_crypto::sha256(artifact))}},
             "signature": {
                 "content": encode_base64(sig.as_ref()),
                 "publicKey": {"content": encode_base64(key.pem.as_bytes())}
@@ -200,7 +200,10 @@ fn check_included(addr: SocketAddr, cp: &Checkpoint, (leaf, index): &Ack) {
     let r = http(
         addr,
         "GET",
-        &format!("/api/v1/log/entries/{}", hex::encode(leaf)),
+        &format!(
+            "/api/v1/log/entries/{}",
+            signet_model::encoding::encode_hex(leaf)
+        ),
         b"",
     )
     .expect("entry");

@@ -453,7 +453,7 @@ fn rekor_v2_entries_with_a_timestamp_against_our_own_log() {
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes))
+    signet_model::encoding::encode_hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes))
 }
 
 /// No token anywhere: `--oidc-flow browser` signs in through the stack's

@@ -80,7 +80,10 @@ impl Prepared {
 
 /// The search key of a public key: `key:<hex SHA-256 of DER SPKI>`.
 pub fn key_index(key: &PublicKey) -> String {
-    format!("key:{}", hex::encode(key.sha256_id()))
+    format!(
+        "key:{}",
+        signet_model::encoding::encode_hex(key.sha256_id())
+    )
 }
 
 /// The search key of a digest: `<alg>:<lowercase hex>`.
@@ -240,7 +243,9 @@ fn intoto_subject_keys(payload_type: &str, payload: &[u8], out: &mut Vec<String>
 struct ProposedEntry {
     api_version: String,
     kind: String,
-    spec: serde_json::Value,
+    /// Parsed once the kind is known (the whole document's size and depth
+    /// are bounded by the first parse).
+    spec: Box<serde_json::value::RawValue>,
 }
 
 #[derive(serde::Deserialize)]
@@ -274,11 +279,12 @@ struct RawSignature {
     keyid: Option<String>,
 }
 
-fn from_value<T: serde::de::DeserializeOwned>(
-    v: serde_json::Value,
+fn parse_spec<T: serde::de::DeserializeOwned>(
+    spec: &serde_json::value::RawValue,
     what: &str,
 ) -> Result<T, EntryError> {
-    serde_json::from_value(v).map_err(|e| EntryError::Invalid(format!("malformed {what}: {e}")))
+    serde_json::from_str(spec.get())
+        .map_err(|e| EntryError::Invalid(format!("malformed {what}: {e}")))
 }
 
 /// Checks a Rekor v1 proposed entry (`POST /api/v1/log/entries`).
@@ -286,9 +292,9 @@ pub fn prepare_v1(json: &[u8]) -> Result<Prepared, EntryError> {
     let proposed: ProposedEntry = signet_model::from_json_slice(json)
         .map_err(|e| EntryError::Invalid(format!("malformed proposed entry: {e}")))?;
     match (proposed.kind.as_str(), proposed.api_version.as_str()) {
-        ("hashedrekord", "0.0.1") => hashedrekord_v001(from_value(proposed.spec, "hashedrekord")?),
-        ("dsse", "0.0.1") => dsse_v001(from_value(proposed.spec, "dsse")?),
-        ("intoto", "0.0.2") => intoto_v002(from_value(proposed.spec, "intoto")?),
+        ("hashedrekord", "0.0.1") => hashedrekord_v001(parse_spec(&proposed.spec, "hashedrekord")?),
+        ("dsse", "0.0.1") => dsse_v001(parse_spec(&proposed.spec, "dsse")?),
+        ("intoto", "0.0.2") => intoto_v002(parse_spec(&proposed.spec, "intoto")?),
         (kind, version) => invalid(format!(
             "unsupported entry kind {kind:?} version {version:?}"
         )),
@@ -396,8 +402,9 @@ fn dsse_v001(spec: DsseSpec) -> Result<Prepared, EntryError> {
     signatures.sort_by_key(|s| encode_base64(&s.signature));
     signatures.dedup_by(|a, b| a.signature == b.signature);
 
-    let payload_hash = hex::encode(signet_crypto::sha256(&payload));
-    let envelope_hash = hex::encode(signet_crypto::sha256(content.envelope.as_bytes()));
+    let payload_hash = signet_model::encoding::encode_hex(signet_crypto::sha256(&payload));
+    let envelope_hash =
+        signet_model::encoding::encode_hex(signet_crypto::sha256(content.envelope.as_bytes()));
     let mut keys = vec![
         digest_index("sha256", &payload_hash),
         digest_index("sha256", &envelope_hash),
@@ -467,7 +474,7 @@ fn intoto_v002(spec: IntotoV002) -> Result<Prepared, EntryError> {
             keyid: s.keyid.clone().filter(|k| !k.is_empty()),
         });
     }
-    let payload_hash = hex::encode(signet_crypto::sha256(&payload));
+    let payload_hash = signet_model::encoding::encode_hex(signet_crypto::sha256(&payload));
     keys.push(digest_index("sha256", &payload_hash));
     intoto_subject_keys(&env.payload_type, &payload, &mut keys);
     let body = IntotoV002 {
@@ -543,7 +550,10 @@ fn hashedrekord_v002(req: HashedRekordRequestV002) -> Result<Prepared, EntryErro
         .key
         .verify_prehashed(HashAlgorithm::Sha256, &req.digest, &req.signature.content)
         .map_err(|e| EntryError::Invalid(format!("signature does not verify: {e}")))?;
-    let mut keys = vec![digest_index("sha256", &hex::encode(&req.digest.0))];
+    let mut keys = vec![digest_index(
+        "sha256",
+        &signet_model::encoding::encode_hex(&req.digest.0),
+    )];
     signer.index_keys(&mut keys);
     let body = HashedRekordV002 {
         data: HashOutput {
@@ -589,7 +599,10 @@ fn dsse_v002(req: DsseRequestV002) -> Result<Prepared, EntryError> {
     signatures.sort_by(|a, b| a.content.0.cmp(&b.content.0));
     signatures.dedup_by(|a, b| a.content == b.content);
     let payload_hash = signet_crypto::sha256(&env.payload);
-    let mut keys = vec![digest_index("sha256", &hex::encode(payload_hash))];
+    let mut keys = vec![digest_index(
+        "sha256",
+        &signet_model::encoding::encode_hex(payload_hash),
+    )];
     for &s in &by_sig {
         signers[s].index_keys(&mut keys);
     }

@@ -210,7 +210,9 @@ pub async fn start(config: &Config, listener: TcpListener) -> Result<RunningLog,
         return replica::start(config, postgres, listener, signer, sequencer_config).await;
     }
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&config.data_dir)?);
-    storage.init(&hex::encode(signer.log_id())).await?;
+    storage
+        .init(&signet_model::encoding::encode_hex(signer.log_id()))
+        .await?;
     let (handle, sequencer) =
         sequencer::start(storage.clone(), signer.clone(), sequencer_config).await?;
     let context = Arc::new(LogContext::new(

@@ -264,7 +264,9 @@ pub(crate) async fn start(
     sequencer: SequencerConfig,
 ) -> Result<RunningLog, ServeError> {
     let storage = Arc::new(PostgresStorage::connect(&postgres.url).await?);
-    storage.init(&hex::encode(signer.log_id())).await?;
+    storage
+        .init(&signet_model::encoding::encode_hex(signer.log_id()))
+        .await?;
     let addr = listener.local_addr()?;
     let advertise_url = postgres
         .advertise_url

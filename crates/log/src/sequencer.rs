@@ -78,7 +78,7 @@ pub enum Outcome {
 
 struct Submission {
     entry: Prepared,
-    reply: oneshot::Sender<Result<Outcome, SequencerError>>,
+    reply: Reply,
 }
 
 /// Tunables.
@@ -305,98 +305,228 @@ async fn load(
     Ok((edge, head))
 }
 
+/// A sequenced batch, ready to commit.
+struct Sequenced {
+    /// `None` when every submission was a duplicate: nothing to write.
+    batch: Option<Batch>,
+    outcomes: Vec<Outcome>,
+    /// The tree after this batch.
+    edge: EdgeTiles,
+    head: TreeHead,
+    /// Leaves this batch adds, by index: the next batch is deduplicated
+    /// against them while they are not yet visible in storage.
+    leaves: HashMap<Hash, u64>,
+}
+
+type Reply = oneshot::Sender<Result<Outcome, SequencerError>>;
+
+/// A batch whose commit is under way; its submitters are answered once it
+/// is durable.
+struct InFlight {
+    commit: tokio::task::JoinHandle<Result<(), StorageError>>,
+    replies: Vec<Reply>,
+    sequenced: Sequenced,
+}
+
 impl Sequencer {
-    /// Group commit: a batch is whatever is queued when the sequencer is
-    /// free, plus what keeps arriving, until the queue stays empty across a
-    /// scheduler yield, the batch is full, or `batch_interval` has passed
-    /// since its first entry. So an idle log commits one entry at once (no
-    /// waiting for company), and a busy one amortises each commit over all
-    /// that arrived while the previous one was being made durable.
+    /// Group commit, pipelined. A batch is whatever is queued when the
+    /// sequencer is free, plus what keeps arriving, until the queue stays
+    /// empty across a scheduler yield, the batch is full, or
+    /// `batch_interval` has passed since its first entry. While batch k is
+    /// being made durable, batch k+1 is gathered, deduplicated and
+    /// sequenced on top of it; k+1's commit starts only once k's has
+    /// succeeded, and every batch is answered only once it is durable
+    /// itself. So an idle log commits one entry at once (no waiting for
+    /// company), a busy one amortises each commit over all that arrived
+    /// meanwhile, and the sequencing work stays off the commit's path.
+    ///
+    /// If batch k's commit fails, k and the batch sequenced on top of it
+    /// are both answered with the error, and the state is reloaded from
+    /// storage (which holds all of k or none of it).
     async fn run(mut self, mut rx: mpsc::Receiver<Submission>) {
+        let mut in_flight: Option<InFlight> = None;
+        loop {
+            let first = match in_flight.as_mut() {
+                None => rx.recv().await,
+                Some(f) => tokio::select! {
+                    biased;
+                    done = &mut f.commit => {
+                        if let Some(f) = in_flight.take() {
+                            self.finish(f, done).await;
+                        }
+                        continue;
+                    }
+                    next = rx.recv() => next,
+                },
+            };
+            let Some(first) = first else { break };
+            let batch = self.gather(first, &mut rx).await;
+            let sequenced = self
+                .sequence(&batch, in_flight.as_ref().map(|f| &f.sequenced))
+                .await;
+            let replies: Vec<Reply> = batch.into_iter().map(|s| s.reply).collect();
+            let below_ok = match in_flight.take() {
+                Some(mut f) => {
+                    let done = (&mut f.commit).await;
+                    self.finish(f, done).await
+                }
+                None => true,
+            };
+            match sequenced {
+                Ok(_) if !below_ok => {
+                    let e = SequencerError::Unavailable(
+                        "the batch before this one failed to commit".into(),
+                    );
+                    answer_all(replies, &e);
+                }
+                Ok(mut sequenced) => {
+                    let storage = self.storage.clone();
+                    let batch = sequenced.batch.take();
+                    let commit = tokio::spawn(async move {
+                        match batch {
+                            Some(b) => storage.commit_batch(b).await,
+                            None => Ok(()),
+                        }
+                    });
+                    in_flight = Some(InFlight {
+                        commit,
+                        replies,
+                        sequenced,
+                    });
+                }
+                Err(e) => answer_all(replies, &e),
+            }
+        }
+        if let Some(mut f) = in_flight.take() {
+            let done = (&mut f.commit).await;
+            self.finish(f, done).await;
+        }
+    }
+
+    /// A batch: `first` and what keeps arriving (see [`Sequencer::run`]).
+    async fn gather(
+        &self,
+        first: Submission,
+        rx: &mut mpsc::Receiver<Submission>,
+    ) -> Vec<Submission> {
         let max = self.config.batch_size.max(1);
-        while let Some(first) = rx.recv().await {
-            let mut batch = vec![first];
-            let deadline = tokio::time::Instant::now() + self.config.batch_interval;
-            let mut idle = false;
-            while batch.len() < max && tokio::time::Instant::now() < deadline {
-                match rx.try_recv() {
-                    Ok(s) => {
-                        batch.push(s);
-                        idle = false;
-                    }
-                    Err(mpsc::error::TryRecvError::Empty) if !idle => {
-                        // Let handlers that are about to submit do so.
-                        idle = true;
-                        tokio::task::yield_now().await;
-                    }
-                    Err(_) => break,
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + self.config.batch_interval;
+        let mut idle = false;
+        while batch.len() < max && tokio::time::Instant::now() < deadline {
+            match rx.try_recv() {
+                Ok(s) => {
+                    batch.push(s);
+                    idle = false;
                 }
-            }
-            self.process(batch).await;
-        }
-    }
-
-    async fn process(&mut self, batch: Vec<Submission>) {
-        match self.sequence(&batch).await {
-            Ok(outcomes) => {
-                for (s, o) in batch.into_iter().zip(outcomes) {
-                    let _ = s.reply.send(Ok(o));
+                Err(mpsc::error::TryRecvError::Empty) if !idle => {
+                    // Let handlers that are about to submit do so.
+                    idle = true;
+                    tokio::task::yield_now().await;
                 }
-            }
-            Err(e) => {
-                // Storage holds all of the batch or none of it: resync.
-                match load(&*self.storage, &self.signer, &self.config.witnesses).await {
-                    Ok((edge, head)) => {
-                        self.edge = edge;
-                        self.head.send_replace(head);
-                    }
-                    Err(reload) => {
-                        eprintln!("signet-log: cannot reload state after a failed commit: {reload}")
-                    }
-                }
-                for s in batch {
-                    let _ = s.reply.send(Err(e.clone()));
-                }
+                Err(_) => break,
             }
         }
+        batch
     }
 
-    /// Sequences and commits one batch; returns one outcome per submission.
-    async fn sequence(&mut self, batch: &[Submission]) -> Result<Vec<Outcome>, SequencerError> {
+    /// Answers a batch whose commit has ended: the outcomes if it is
+    /// durable, else the error (and the state is reloaded). Returns whether
+    /// it was durable.
+    async fn finish(
+        &mut self,
+        f: InFlight,
+        done: Result<Result<(), StorageError>, tokio::task::JoinError>,
+    ) -> bool {
+        let error = match done {
+            Ok(Ok(())) => {
+                if f.sequenced.appends() {
+                    self.head.send_replace(f.sequenced.head);
+                }
+                self.edge = f.sequenced.edge;
+                for (reply, outcome) in f.replies.into_iter().zip(f.sequenced.outcomes) {
+                    let _ = reply.send(Ok(outcome));
+                }
+                return true;
+            }
+            Ok(Err(e)) => SequencerError::from(e),
+            Err(e) => SequencerError::Storage(format!("commit task: {e}")),
+        };
+        // Storage holds all of the batch or none of it: resync.
+        match load(&*self.storage, &self.signer, &self.config.witnesses).await {
+            Ok((edge, head)) => {
+                self.edge = edge;
+                self.head.send_replace(head);
+            }
+            Err(reload) => {
+                eprintln!("signet-log: cannot reload state after a failed commit: {reload}")
+            }
+        }
+        answer_all(f.replies, &error);
+        false
+    }
+
+    /// Sequences one batch on top of the committed tree, or of `below` (the
+    /// batch still being committed); returns one outcome per submission.
+    async fn sequence(
+        &self,
+        batch: &[Submission],
+        below: Option<&Sequenced>,
+    ) -> Result<Sequenced, SequencerError> {
         let leaves: Vec<Hash> = batch.iter().map(|s| s.entry.leaf_hash).collect();
         let stored = self.storage.indexes_by_leaf_hash(&leaves).await?;
 
-        let start = self.edge.size();
-        let mut edge = self.edge.clone();
+        let (mut edge, below_leaves) = match below {
+            Some(b) => (b.edge.clone(), Some(&b.leaves)),
+            None => (self.edge.clone(), None),
+        };
+        let start = edge.size();
         let time = now_unix();
         // Per submission: Ok(new index) or Err(existing index).
         let mut assigned: Vec<Result<u64, u64>> = Vec::with_capacity(batch.len());
         let mut in_batch: HashMap<Hash, u64> = HashMap::new();
         let mut entries = Vec::new();
         for (s, existing) in batch.iter().zip(stored) {
-            if let Some(index) = existing.or_else(|| in_batch.get(&s.entry.leaf_hash).copied()) {
+            let leaf = &s.entry.leaf_hash;
+            let earlier = existing
+                .or_else(|| below_leaves.and_then(|b| b.get(leaf).copied()))
+                .or_else(|| in_batch.get(leaf).copied());
+            if let Some(index) = earlier {
                 assigned.push(Err(index));
                 continue;
             }
             let index = edge.size();
-            edge.append(s.entry.leaf_hash)?;
-            in_batch.insert(s.entry.leaf_hash, index);
+            edge.append(*leaf)?;
+            in_batch.insert(*leaf, index);
             assigned.push(Ok(index));
             entries.push(NewEntry {
                 index,
-                leaf_hash: s.entry.leaf_hash,
+                leaf_hash: *leaf,
                 body: s.entry.canonical.clone(),
                 integrated_time: time,
                 index_keys: s.entry.index_keys.clone(),
             });
         }
-        if entries.is_empty() {
-            return Ok(assigned
+        let duplicates_only = |assigned: Vec<Result<u64, u64>>| {
+            assigned
                 .into_iter()
                 .map(|a| Outcome::Duplicate {
                     index: a.unwrap_or_else(|i| i),
                 })
-                .collect());
+                .collect()
+        };
+        if entries.is_empty() {
+            let head = match below {
+                Some(b) => b.head.clone(),
+                None => self.head.borrow().clone(),
+            };
+            return Ok(Sequenced {
+                batch: None,
+                outcomes: duplicates_only(assigned),
+                edge,
+                head,
+                leaves: in_batch,
+            });
         }
 
         let size = edge.size();
@@ -415,24 +545,12 @@ impl Sequencer {
         }
         let tiles = edge.take_changed();
         debug_assert_eq!(entries.first().map(|e| e.index), Some(start));
-        self.storage
-            .commit_batch(Batch {
-                entries,
-                tiles,
-                size,
-                checkpoint: checkpoint.clone(),
-            })
-            .await?;
-
-        // Durable: advance the in-memory state, then answer.
-        self.edge = edge;
         let head = TreeHead {
             size,
             root,
-            checkpoint: checkpoint.into(),
+            checkpoint: checkpoint.clone().into(),
         };
-        self.head.send_replace(head.clone());
-        Ok(assigned
+        let outcomes = assigned
             .into_iter()
             .map(|a| match a {
                 Ok(index) => Outcome::Logged(Logged {
@@ -443,6 +561,222 @@ impl Sequencer {
                 }),
                 Err(index) => Outcome::Duplicate { index },
             })
-            .collect())
+            .collect();
+        Ok(Sequenced {
+            batch: Some(Batch {
+                entries,
+                tiles,
+                size,
+                checkpoint,
+            }),
+            outcomes,
+            edge,
+            head,
+            leaves: in_batch,
+        })
+    }
+}
+
+impl Sequenced {
+    /// Whether this batch appends entries (and so moves the head).
+    fn appends(&self) -> bool {
+        self.outcomes
+            .iter()
+            .any(|o| matches!(o, Outcome::Logged(_)))
+    }
+}
+
+fn answer_all(replies: Vec<Reply>, error: &SequencerError) {
+    for reply in replies {
+        let _ = reply.send(Err(error.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The pipeline's own guarantees, against a storage whose commits are
+    //! slow (so that a second batch is sequenced while the first is still
+    //! being written) and can be made to fail.
+
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+
+    use signet_model::encoding::Base64;
+    use signet_model::rekor::{
+        EntryBody, HashedRekordData, HashedRekordSignature, HashedRekordV001, HexHash, PemContent,
+    };
+    use signet_tlog::signer::{generate_pkcs8, SignerKind};
+
+    use super::*;
+    use crate::storage::sqlite::SqliteStorage;
+    use crate::storage::{LogState, StoredEntry};
+    use crate::tree::TileKey;
+
+    const COMMIT_DELAY: Duration = Duration::from_millis(150);
+
+    /// SQLite behind a commit that takes `COMMIT_DELAY` and fails while
+    /// `fail` is set (without writing anything).
+    struct SlowStorage {
+        inner: SqliteStorage,
+        fail: AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl Storage for SlowStorage {
+        async fn init(&self, log_id: &str) -> Result<(), StorageError> {
+            self.inner.init(log_id).await
+        }
+        async fn load_state(&self) -> Result<LogState, StorageError> {
+            self.inner.load_state().await
+        }
+        async fn commit_batch(&self, batch: Batch) -> Result<(), StorageError> {
+            tokio::time::sleep(COMMIT_DELAY).await;
+            if self.fail.load(Ordering::SeqCst) {
+                return Err(StorageError::Backend("injected failure".into()));
+            }
+            self.inner.commit_batch(batch).await
+        }
+        async fn indexes_by_leaf_hash(
+            &self,
+            leaves: &[Hash],
+        ) -> Result<Vec<Option<u64>>, StorageError> {
+            self.inner.indexes_by_leaf_hash(leaves).await
+        }
+        async fn entry_by_index(&self, index: u64) -> Result<Option<StoredEntry>, StorageError> {
+            self.inner.entry_by_index(index).await
+        }
+        async fn entries_range(
+            &self,
+            start: u64,
+            count: u64,
+        ) -> Result<Vec<StoredEntry>, StorageError> {
+            self.inner.entries_range(start, count).await
+        }
+        async fn tile(&self, key: TileKey) -> Result<Option<Vec<Hash>>, StorageError> {
+            self.inner.tile(key).await
+        }
+        async fn search(&self, key: &str, limit: usize) -> Result<Vec<u64>, StorageError> {
+            self.inner.search(key, limit).await
+        }
+        async fn latest_checkpoint(&self) -> Result<Option<String>, StorageError> {
+            self.inner.latest_checkpoint().await
+        }
+    }
+
+    /// An entry the sequencer takes as it comes (it does not verify).
+    fn entry(n: u8) -> Prepared {
+        let body = EntryBody::HashedRekordV001(HashedRekordV001 {
+            data: HashedRekordData {
+                hash: HexHash {
+                    algorithm: "sha256".into(),
+                    value: signet_model::encoding::encode_hex([n; 32]),
+                },
+            },
+            signature: HashedRekordSignature {
+                content: Base64(vec![n]),
+                public_key: PemContent {
+                    content: Base64(b"key".to_vec()),
+                },
+            },
+        });
+        let canonical = body.canonical_json().into_bytes();
+        Prepared {
+            leaf_hash: signet_tlog::merkle::leaf_hash(&canonical),
+            body,
+            canonical,
+            index_keys: Vec::new(),
+        }
+    }
+
+    async fn start_slow(
+        dir: &std::path::Path,
+    ) -> (
+        SequencerHandle,
+        Arc<SlowStorage>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let storage = Arc::new(SlowStorage {
+            inner: SqliteStorage::open(dir).unwrap(),
+            fail: AtomicBool::new(false),
+        });
+        let der = generate_pkcs8(SignerKind::EcdsaP256).unwrap();
+        let signer = Arc::new(NoteSigner::from_pkcs8_der("log.example", &der).unwrap());
+        let (handle, task) = start(storage.clone(), signer, SequencerConfig::default())
+            .await
+            .unwrap();
+        (handle, storage, task)
+    }
+
+    fn logged_index(o: &Result<Outcome, SequencerError>) -> Option<u64> {
+        match o {
+            Ok(Outcome::Logged(l)) => Some(l.index),
+            _ => None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_duplicate_of_an_entry_still_being_committed_is_answered_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (seq, storage, _task) = start_slow(dir.path()).await;
+        let started = Instant::now();
+        let first = tokio::spawn({
+            let seq = seq.clone();
+            async move { seq.submit(entry(1)).await }
+        });
+        // Batch 1 is now being committed; these form batch 2 on top of it.
+        tokio::time::sleep(COMMIT_DELAY / 3).await;
+        let (again, other) = tokio::join!(seq.submit(entry(1)), seq.submit(entry(2)));
+        let first = first.await.unwrap();
+
+        assert_eq!(logged_index(&first), Some(0));
+        assert!(
+            matches!(again, Ok(Outcome::Duplicate { index: 0 })),
+            "{again:?}"
+        );
+        assert_eq!(logged_index(&other), Some(1));
+        // Nothing of batch 2 (not even the duplicate) was answered before
+        // batch 1 was durable, and batch 2 waited for its own commit.
+        assert!(
+            started.elapsed() >= COMMIT_DELAY * 2,
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(seq.head().size, 2);
+        let stored = storage.inner.load_state().await.unwrap();
+        assert_eq!(stored.size, 2);
+        assert_eq!(
+            storage
+                .inner
+                .indexes_by_leaf_hash(&[entry(1).leaf_hash, entry(2).leaf_hash])
+                .await
+                .unwrap(),
+            vec![Some(0), Some(1)]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_commit_fails_the_batch_sequenced_on_top_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (seq, storage, _task) = start_slow(dir.path()).await;
+        storage.fail.store(true, Ordering::SeqCst);
+        let first = tokio::spawn({
+            let seq = seq.clone();
+            async move { seq.submit(entry(1)).await }
+        });
+        tokio::time::sleep(COMMIT_DELAY / 3).await;
+        let on_top = seq.submit(entry(2)).await;
+        let first = first.await.unwrap();
+        assert!(
+            matches!(first, Err(SequencerError::Storage(_))),
+            "{first:?}"
+        );
+        assert!(on_top.is_err(), "{on_top:?}");
+        assert_eq!(seq.head().size, 0);
+
+        // The state was reloaded: the next entries start again at 0.
+        storage.fail.store(false, Ordering::SeqCst);
+        assert_eq!(logged_index(&seq.submit(entry(2)).await), Some(0));
+        assert_eq!(logged_index(&seq.submit(entry(1)).await), Some(1));
+        assert_eq!(storage.inner.load_state().await.unwrap().size, 2);
     }
 }

@@ -33,7 +33,7 @@ fn dsse(key: &Key, artifact: &[u8]) -> Vec<u8> {
     const INTOTO: &str = "application/vnd.in-toto+json";
     let payload = serde_json::to_vec(&json!({
         "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"name": "a.txt", "digest": {"sha256": hex::encode(signet_crypto::sha256(artifact))}}],
+        "subject": [{"name": "a.txt", "digest": {"sha256": signet_model::encoding::encode_hex(signet_crypto::sha256(artifact))}}],
         "predicateType": "https://example.com/test/v1",
         "predicate": {}
     }))
@@ -488,7 +488,7 @@ async fn alerts_on_watched_keys_and_identities() {
             ]
         );
         assert_eq!(r.exit_code(), EXIT_WATCHED);
-        let key_id = hex::encode(signet_crypto::sha256(&watched.spki));
+        let key_id = signet_model::encoding::encode_hex(signet_crypto::sha256(&watched.spki));
         let entries: Vec<_> = r.alerts.iter().map(|a| a.entry.clone().unwrap()).collect();
         assert_eq!(entries[0].index, start + 1);
         assert_eq!(entries[0].kind.as_deref(), Some("hashedrekord"));

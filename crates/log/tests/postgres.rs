@@ -215,7 +215,7 @@ async fn postgres_appends_proofs_dedupe_and_restart() {
             signet_verify::tlog::verify_entry(&entry, &trust_material, i64::MAX / 2).unwrap();
         }
         leaves.push(merkle::leaf_hash(&entry.canonicalized_body));
-        assert_eq!(hex::encode(leaves[i as usize]), uuid);
+        assert_eq!(signet_model::encoding::encode_hex(leaves[i as usize]), uuid);
     }
     for i in 0..5u32 {
         let req = hashedrekord(&key, format!("after restart {i}").as_bytes(), &key.pem());

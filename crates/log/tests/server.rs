@@ -23,7 +23,7 @@ const INTOTO: &str = "application/vnd.in-toto+json";
 fn statement(artifact: &[u8]) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"name": "a.txt", "digest": {"sha256": hex::encode(signet_crypto::sha256(artifact))}}],
+        "subject": [{"name": "a.txt", "digest": {"sha256": signet_model::encoding::encode_hex(signet_crypto::sha256(artifact))}}],
         "predicateType": "https://example.com/test/v1",
         "predicate": {}
     }))
@@ -68,7 +68,7 @@ fn intoto(key: &Key, env: &Value) -> Vec<u8> {
                     "publicKey": encode_base64(key.pem().as_bytes())
                 }]
             },
-            "hash": {"algorithm": "sha256", "value": hex::encode(signet_crypto::sha256(env.to_string().as_bytes()))}
+            "hash": {"algorithm": "sha256", "value": signet_model::encoding::encode_hex(signet_crypto::sha256(env.to_string().as_bytes()))}
         }}
     }))
     .unwrap()
@@ -205,7 +205,7 @@ async fn v1_entries_verify_with_signet_verify() {
     assert_eq!(size(&log).await, 4);
 
     // Search: by artifact digest, by key, by certificate email.
-    let digest = hex::encode(signet_crypto::sha256(b"cert-signed"));
+    let digest = signet_model::encoding::encode_hex(signet_crypto::sha256(b"cert-signed"));
     let r = http(
         log.addr,
         "POST",
@@ -407,7 +407,7 @@ async fn state_survives_restart_and_tiles_match_the_tree() {
             signet_verify::tlog::verify_entry(&entry, &trust, i64::MAX / 2).unwrap();
         }
         leaves.push(merkle::leaf_hash(&entry.canonicalized_body));
-        assert_eq!(hex::encode(leaves[i as usize]), uuid);
+        assert_eq!(signet_model::encoding::encode_hex(leaves[i as usize]), uuid);
     }
 
     // Append more; the new checkpoint is consistent with the old one.
@@ -454,7 +454,7 @@ async fn state_survives_restart_and_tiles_match_the_tree() {
     let new = Checkpoint::from_note(&new_note).unwrap();
     assert_eq!(new.size(), 305);
     assert_eq!(
-        hex::encode(new.root_hash()),
+        signet_model::encoding::encode_hex(new.root_hash()),
         r["rootHash"].as_str().unwrap()
     );
     merkle::verify_consistency(300, 305, old.root_hash(), new.root_hash(), &hashes).unwrap();

@@ -262,7 +262,7 @@ pub fn set_payload(body: &[u8], integrated_time: u64, log_id: &[u8], log_index: 
         r#"{{"body":"{}","integratedTime":{},"logID":"{}","logIndex":{}}}"#,
         crate::encoding::encode_base64(body),
         integrated_time,
-        hex::encode(log_id),
+        crate::encoding::encode_hex(log_id),
         log_index
     )
 }

@@ -32,13 +32,13 @@ impl Digest {
     /// The SHA-256 digest of `bytes`.
     pub fn of(bytes: &[u8]) -> Self {
         Digest {
-            hex: hex::encode(signet_crypto::sha256(bytes)),
+            hex: signet_model::encoding::encode_hex(signet_crypto::sha256(bytes)),
         }
     }
 
     pub fn from_sha256(raw: [u8; 32]) -> Self {
         Digest {
-            hex: hex::encode(raw),
+            hex: signet_model::encoding::encode_hex(raw),
         }
     }
 

@@ -932,7 +932,7 @@ impl Policy {
             frame(path.as_bytes());
             frame(bytes);
         }
-        let version = hex::encode(signet_crypto::sha256(&material));
+        let version = signet_model::encoding::encode_hex(signet_crypto::sha256(&material));
         Ok(Policy {
             name: doc.metadata.name.clone(),
             mode: spec.mode,

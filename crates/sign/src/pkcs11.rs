@@ -94,7 +94,10 @@ impl std::fmt::Debug for Pkcs11Uri {
             .field("token", &self.token)
             .field("serial", &self.serial)
             .field("object", &self.object)
-            .field("id", &self.id.as_ref().map(hex::encode))
+            .field(
+                "id",
+                &self.id.as_ref().map(signet_model::encoding::encode_hex),
+            )
             .field("module_path", &self.module_path)
             .field("pin", &self.pin_value.as_ref().map(|_| "<redacted>"))
             .finish()

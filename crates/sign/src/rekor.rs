@@ -75,7 +75,7 @@ pub fn hashedrekord_v001(
         "apiVersion": "0.0.1",
         "kind": "hashedrekord",
         "spec": {
-            "data": {"hash": {"algorithm": "sha256", "value": hex::encode(artifact_sha256)}},
+            "data": {"hash": {"algorithm": "sha256", "value": signet_model::encoding::encode_hex(artifact_sha256)}},
             "signature": {
                 "content": STANDARD.encode(signature),
                 "publicKey": {"content": STANDARD.encode(verifier.pem())},
@@ -359,19 +359,20 @@ mod tests {
     /// shape of rekor's openapi.yaml (hex IDs and hashes, numbers).
     fn v1_answer(entry: &TransparencyLogEntry) -> Value {
         let proof = entry.inclusion_proof.as_ref().unwrap();
-        let uuid = hex::encode(signet_crypto::sha256(&entry.canonicalized_body));
+        let uuid =
+            signet_model::encoding::encode_hex(signet_crypto::sha256(&entry.canonicalized_body));
         json!({ uuid: {
             "body": STANDARD.encode(&entry.canonicalized_body.0),
             "integratedTime": entry.integrated_time.unwrap().0,
-            "logID": hex::encode(&entry.log_id.key_id.0),
+            "logID": signet_model::encoding::encode_hex(&entry.log_id.key_id.0),
             "logIndex": entry.log_index.0,
             "verification": {
                 "signedEntryTimestamp": STANDARD.encode(&entry.inclusion_promise.as_ref().unwrap().signed_entry_timestamp.0),
                 "inclusionProof": {
                     "logIndex": proof.log_index.0,
-                    "rootHash": hex::encode(&proof.root_hash.0),
+                    "rootHash": signet_model::encoding::encode_hex(&proof.root_hash.0),
                     "treeSize": proof.tree_size.0,
-                    "hashes": proof.hashes.iter().map(|h| hex::encode(&h.0)).collect::<Vec<_>>(),
+                    "hashes": proof.hashes.iter().map(|h| signet_model::encoding::encode_hex(&h.0)).collect::<Vec<_>>(),
                     "checkpoint": proof.checkpoint.as_ref().unwrap().envelope,
                 },
             },

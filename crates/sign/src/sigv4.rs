@@ -46,7 +46,7 @@ pub struct Signature {
 }
 
 fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(digest::digest(&digest::SHA256, data))
+    signet_model::encoding::encode_hex(digest::digest(&digest::SHA256, data))
 }
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
@@ -146,7 +146,8 @@ pub fn sign(params: &SigningParams<'_>, request: &Request<'_>) -> Signature {
         params.region,
         params.service,
     );
-    let signature = hex::encode(hmac_sha256(&key, string_to_sign.as_bytes()));
+    let signature =
+        signet_model::encoding::encode_hex(hmac_sha256(&key, string_to_sign.as_bytes()));
     let authorization = format!(
         "{ALGORITHM} Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
         params.access_key_id
@@ -284,7 +285,7 @@ mod tests {
     #[test]
     fn iam_list_users_example() {
         assert_eq!(
-            hex::encode(signing_key(SECRET, "20150830", "us-east-1", "iam")),
+            signet_model::encoding::encode_hex(signing_key(SECRET, "20150830", "us-east-1", "iam")),
             "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9"
         );
         let s = sign(

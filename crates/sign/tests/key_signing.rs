@@ -88,7 +88,7 @@ fn attest_with_a_key_as_dsse() {
     let log = TestLog::start();
     let (ctx, root) = context(&log);
     let key = signet_sign::InMemorySigner::generate_p256().unwrap();
-    let digest = hex::encode(signet_crypto::sha256(b"artifact"));
+    let digest = signet_model::encoding::encode_hex(signet_crypto::sha256(b"artifact"));
     let statement = serde_json::json!({
         "_type": "https://in-toto.io/Statement/v1",
         "subject": [{"name": "artifact", "digest": {"sha256": digest}}],
@@ -110,7 +110,7 @@ fn attest_with_a_key_as_dsse() {
     assert_eq!(logged["kind"], "dsse");
     assert_eq!(
         logged["spec"]["payloadHash"]["value"],
-        hex::encode(signet_crypto::sha256(statement.as_bytes()))
+        signet_model::encoding::encode_hex(signet_crypto::sha256(statement.as_bytes()))
     );
 }
 

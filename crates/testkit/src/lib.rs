@@ -400,13 +400,13 @@ pub fn dsse_body(envelope: &Envelope, verifier_pem: &str) -> EntryBody {
     EntryBody::DsseV001(DsseV001 {
         envelope_hash: HexHash {
             algorithm: "sha256".into(),
-            value: hex::encode(sha256(
+            value: signet_model::encoding::encode_hex(sha256(
                 signet_model::canonical::to_string(&envelope_json).as_bytes(),
             )),
         },
         payload_hash: HexHash {
             algorithm: "sha256".into(),
-            value: hex::encode(sha256(&envelope.payload.0)),
+            value: signet_model::encoding::encode_hex(sha256(&envelope.payload.0)),
         },
         signatures: envelope
             .signatures
@@ -559,7 +559,7 @@ impl<'a> LogEntry<'a> {
         let set_payload = serde_json::json!({
             "body": encode_base64(&body),
             "integratedTime": self.set_time.unwrap_or(self.integrated_time),
-            "logID": hex::encode(log_id),
+            "logID": signet_model::encoding::encode_hex(log_id),
             "logIndex": self.log_index,
         });
         let set_key = self.set_key.unwrap_or(self.key);

@@ -54,7 +54,8 @@ fn check_raw_verifier(verifier: &Verifier, signer: &Signer) -> Result<(), Verify
 }
 
 fn hex_sha256(algorithm: &str, value: &str, expected: &[u8; 32]) -> bool {
-    algorithm == "sha256" && value.eq_ignore_ascii_case(&hex::encode(expected))
+    algorithm == "sha256"
+        && value.eq_ignore_ascii_case(&signet_model::encoding::encode_hex(expected))
 }
 
 fn proto_sha256(algorithm: &str, digest: &[u8], expected: &[u8; 32]) -> bool {

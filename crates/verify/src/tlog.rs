@@ -36,7 +36,7 @@ pub fn verify_entry<'t>(
             Check::TlogUnknownLog,
             format!(
                 "log ID {} is not in the trusted root",
-                hex::encode(&entry.log_id.key_id[..])
+                signet_model::encoding::encode_hex(&entry.log_id.key_id[..])
             ),
         );
     };
@@ -207,9 +207,9 @@ fn check_inclusion(
             format!(
                 "checkpoint (size {}, root {}) does not match the proof (size {}, root {})",
                 checkpoint.size(),
-                hex::encode(checkpoint.root_hash()),
+                signet_model::encoding::encode_hex(checkpoint.root_hash()),
                 proof.tree_size.0,
-                hex::encode(root)
+                signet_model::encoding::encode_hex(root)
             ),
         );
     }

@@ -428,7 +428,7 @@ fn check_dsse_signature<'b>(
         } => ("sha512", HashAlgorithm::Sha512),
         _ => ("sha256", HashAlgorithm::Sha256),
     };
-    let digest = hex::encode(artifact.digest(algorithm)?);
+    let digest = signet_model::encoding::encode_hex(artifact.digest(algorithm)?);
     if !statement.has_subject_digest(alg_name, &digest) {
         return fail(
             Check::StatementSubject,

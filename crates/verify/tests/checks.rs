@@ -52,7 +52,7 @@ fn assert_verifies(world: &World) -> signet_verify::Verified {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(sha256(bytes))
+    signet_model::encoding::encode_hex(sha256(bytes))
 }
 
 // ---------------------------------------------------------------------------

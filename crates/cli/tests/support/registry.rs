@@ -205,7 +205,7 @@ impl TestRegistry {
         let layout = self.dir.join(
             format!(
                 "layout-{repo}-{tag}-{}",
-                hex::encode(&signet_crypto::sha256(content.as_bytes())[..4])
+                signet_model::encoding::encode_hex(&signet_crypto::sha256(content.as_bytes())[..4])
             )
             .replace('/', "_"),
         );
@@ -265,7 +265,7 @@ impl Drop for TestRegistry {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(signet_crypto::sha256(bytes))
+    signet_model::encoding::encode_hex(signet_crypto::sha256(bytes))
 }
 
 /// A ustar archive holding one file.

@@ -8,9 +8,11 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
-use signet_model::encoding::{decode_base64, encode_base64};
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use signet_model::encoding::{decode_base64, encode_base64, encode_hex};
 use signet_tlog::merkle::Hash;
 
 use super::{body_bytes, ApiError, Ctx};
@@ -43,7 +45,7 @@ pub fn tree_id(ctx: &Ctx) -> u64 {
 }
 
 fn uuid(leaf: &Hash) -> String {
-    hex::encode(leaf)
+    encode_hex(leaf)
 }
 
 /// The signed entry timestamp: the log's signature over the RFC 8785 JSON
@@ -61,7 +63,43 @@ fn set(ctx: &Ctx, body: &[u8], time: i64, index: u64) -> Result<Vec<u8>, ApiErro
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
+/// A Rekor v1 `LogEntry`, serialized straight from borrowed parts (fields
+/// in RFC 8785 order, as Rekor writes them).
+#[derive(Serialize)]
+struct LogEntry {
+    body: String,
+    #[serde(rename = "integratedTime")]
+    integrated_time: i64,
+    #[serde(rename = "logID")]
+    log_id: String,
+    #[serde(rename = "logIndex")]
+    log_index: u64,
+    verification: Verification,
+}
+
+#[derive(Serialize)]
+struct Verification {
+    #[serde(rename = "inclusionProof")]
+    inclusion_proof: InclusionProof,
+    #[serde(rename = "signedEntryTimestamp")]
+    signed_entry_timestamp: String,
+}
+
+#[derive(Serialize)]
+struct InclusionProof {
+    checkpoint: String,
+    hashes: Vec<String>,
+    #[serde(rename = "logIndex")]
+    log_index: u64,
+    #[serde(rename = "rootHash")]
+    root_hash: String,
+    #[serde(rename = "treeSize")]
+    tree_size: u64,
+}
+
 /// `{ "<uuid>": LogEntry }`.
+type LogEntries = BTreeMap<String, LogEntry>;
+
 fn log_entry(
     ctx: &Ctx,
     leaf: &Hash,
@@ -70,30 +108,28 @@ fn log_entry(
     index: u64,
     head: &TreeHead,
     proof: &[Hash],
-) -> Result<Value, ApiError> {
+) -> Result<LogEntries, ApiError> {
     let set = set(ctx, body, time, index)?;
-    let entry = json!({
-        "body": encode_base64(body),
-        "integratedTime": time,
-        "logID": hex::encode(ctx.signer.log_id()),
-        "logIndex": index,
-        "verification": {
-            "signedEntryTimestamp": encode_base64(&set),
-            "inclusionProof": {
-                "logIndex": index,
-                "rootHash": hex::encode(head.root),
-                "treeSize": head.size,
-                "hashes": proof.iter().map(hex::encode).collect::<Vec<_>>(),
-                "checkpoint": &*head.checkpoint,
-            }
-        }
-    });
-    let mut map = Map::new();
-    map.insert(uuid(leaf), entry);
-    Ok(Value::Object(map))
+    let entry = LogEntry {
+        body: encode_base64(body),
+        integrated_time: time,
+        log_id: encode_hex(ctx.signer.log_id()),
+        log_index: index,
+        verification: Verification {
+            inclusion_proof: InclusionProof {
+                checkpoint: head.checkpoint.to_string(),
+                hashes: proof.iter().map(encode_hex).collect(),
+                log_index: index,
+                root_hash: encode_hex(head.root),
+                tree_size: head.size,
+            },
+            signed_entry_timestamp: encode_base64(&set),
+        },
+    };
+    Ok(BTreeMap::from([(uuid(leaf), entry)]))
 }
 
-async fn stored_entry_json(ctx: &Ctx, e: &StoredEntry) -> Result<Value, ApiError> {
+async fn stored_entry_json(ctx: &Ctx, e: &StoredEntry) -> Result<LogEntries, ApiError> {
     let (head, proof) = ctx.inclusion(e.index).await?;
     log_entry(
         ctx,
@@ -153,7 +189,7 @@ async fn create(
 async fn entry_by_uuid(
     State(ctx): State<Ctx>,
     Path(uuid): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LogEntries>, ApiError> {
     let e = ctx.entry_by_uuid(&uuid).await?;
     Ok(Json(stored_entry_json(&ctx, &e).await?))
 }
@@ -167,7 +203,7 @@ struct IndexQuery {
 async fn entry_by_index(
     State(ctx): State<Ctx>,
     Query(q): Query<IndexQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<LogEntries>, ApiError> {
     let e = ctx.entry_by_index(q.log_index).await?;
     Ok(Json(stored_entry_json(&ctx, &e).await?))
 }
@@ -184,7 +220,7 @@ struct RetrieveRequest {
 async fn retrieve(
     State(ctx): State<Ctx>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<LogEntries>>, ApiError> {
     let body = body_bytes(body)?;
     let req: RetrieveRequest = signet_model::from_json_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("malformed request: {e}")))?;
@@ -208,7 +244,7 @@ async fn retrieve(
             Err(e) => return Err(e),
         }
     }
-    Ok(Json(Value::Array(out)))
+    Ok(Json(out))
 }
 
 #[derive(Deserialize)]
@@ -317,7 +353,7 @@ async fn search_index(
 async fn log_info(State(ctx): State<Ctx>) -> Json<Value> {
     let head = ctx.head();
     Json(json!({
-        "rootHash": hex::encode(head.root),
+        "rootHash": encode_hex(head.root),
         "treeSize": head.size,
         "signedTreeHead": &*head.checkpoint,
         "treeID": tree_id(&ctx).to_string(),
@@ -350,8 +386,8 @@ async fn consistency(
     let hashes = ctx.hashes(&Plan::consistency(first, last)?).await?;
     let root = ctx.root(last).await?;
     Ok(Json(json!({
-        "rootHash": hex::encode(root),
-        "hashes": hashes.iter().map(hex::encode).collect::<Vec<_>>(),
+        "rootHash": encode_hex(root),
+        "hashes": hashes.iter().map(encode_hex).collect::<Vec<_>>(),
     })))
 }
 

@@ -285,7 +285,7 @@ fn vkey(name: &str, text: &str) -> Result<PublicKey, MonitorError> {
     let expected = CosignatureVerifier::new(name, public.clone())
         .map_err(|e| bad(&e.to_string()))?
         .key_hint();
-    if hint != hex::encode(expected) {
+    if hint != signet_model::encoding::encode_hex(expected) {
         return Err(bad("vkey key ID does not match its name and key"));
     }
     Ok(public)
@@ -368,7 +368,7 @@ pub struct Monitor {
 fn info(size: u64, root: &Hash, note: &str) -> CheckpointInfo {
     CheckpointInfo {
         size,
-        root_hash: hex::encode(root),
+        root_hash: signet_model::encoding::encode_hex(root),
         note: note.to_string(),
     }
 }
@@ -403,7 +403,9 @@ impl Monitor {
                     "{shown}: the saved checkpoint does not verify with the log key: {e}"
                 ))
             })?;
-            if cp.size() != s.size || hex::encode(cp.root_hash()) != s.root_hash {
+            if cp.size() != s.size
+                || signet_model::encoding::encode_hex(cp.root_hash()) != s.root_hash
+            {
                 return config_err(format!(
                     "{shown}: size/rootHash do not match the saved checkpoint"
                 ));
@@ -557,7 +559,7 @@ impl Monitor {
             origin: self.config.policy.origin().to_string(),
             checkpoint: note.to_string(),
             size: cp.size(),
-            root_hash: hex::encode(cp.root_hash()),
+            root_hash: signet_model::encoding::encode_hex(cp.root_hash()),
             next_index,
             updated: self.state.as_ref().map_or(0, |s| s.updated),
         };
@@ -612,7 +614,7 @@ impl Monitor {
             for hit in hits {
                 let mut entry = EntryInfo {
                     index: *index,
-                    uuid: hex::encode(signet_tlog::leaf_hash(body)),
+                    uuid: signet_model::encoding::encode_hex(signet_tlog::leaf_hash(body)),
                     kind: kind.clone(),
                     identity: None,
                     pattern: None,
@@ -790,7 +792,7 @@ mod tests {
         data.extend_from_slice(&raw);
         let vk = format!(
             "w.example/1+{}+{}",
-            hex::encode(w.key_hint()),
+            signet_model::encoding::encode_hex(w.key_hint()),
             signet_model::encoding::encode_base64(&data)
         );
         p.require_witness("w.example/1", &vk).unwrap();

@@ -103,7 +103,7 @@ impl Watchlist {
             };
             if self.keys.contains(&spki) {
                 hits.push(Hit::Key {
-                    sha256: hex::encode(signet_crypto::sha256(&spki)),
+                    sha256: signet_model::encoding::encode_hex(signet_crypto::sha256(&spki)),
                 });
             }
             if let (Some(cert), false) = (cert, self.identities.is_empty()) {

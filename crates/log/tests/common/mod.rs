@@ -124,7 +124,7 @@ pub fn hashedrekord(key: &Key, artifact: &[u8], verifier_pem: &str) -> Vec<u8> {
         "apiVersion": "0.0.1",
         "kind": "hashedrekord",
         "spec": {
-            "data": {"hash": {"algorithm": "sha256", "value": hex::encode(digest)}},
+            "data": {"hash": {"algorithm": "sha256", "value": signet_model::encoding::encode_hex(digest)}},
             "signature": {
                 "content": encode_base64(&sig),
                 "publicKey": {"content": encode_base64(verifier_pem.as_bytes())}

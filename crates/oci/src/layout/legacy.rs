@@ -208,7 +208,7 @@ pub fn annotations_from_bundle(bundle: &Bundle) -> Result<BTreeMap<String, Strin
             body: signet_model::encoding::encode_base64(&entry.canonicalized_body),
             integrated_time: i64::try_from(time.0).map_err(|_| unusable("integrated time"))?,
             log_index: i64::try_from(entry.log_index.0).map_err(|_| unusable("log index"))?,
-            log_id: hex::encode(&entry.log_id.key_id.0),
+            log_id: signet_model::encoding::encode_hex(&entry.log_id.key_id.0),
         },
     };
     out.insert(

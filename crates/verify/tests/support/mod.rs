@@ -307,7 +307,7 @@ impl World {
                     data: HashedRekordData {
                         hash: HexHash {
                             algorithm: "sha256".into(),
-                            value: hex::encode(sha256(signed_artifact)),
+                            value: signet_model::encoding::encode_hex(sha256(signed_artifact)),
                         },
                     },
                     signature: HashedRekordSignature {
@@ -331,7 +331,7 @@ impl World {
                     "_type": intoto::STATEMENT_V1,
                     "subject": [{
                         "name": "signet-1.2.3.tar.gz",
-                        "digest": { "sha256": hex::encode(sha256(signed_artifact)) },
+                        "digest": { "sha256": signet_model::encoding::encode_hex(sha256(signed_artifact)) },
                     }],
                     "predicateType": "https://slsa.dev/provenance/v1",
                     "predicate": { "buildDefinition": { "buildType": "https://signet.test/build" } },
