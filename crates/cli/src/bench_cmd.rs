@@ -6,12 +6,15 @@
 //!    per second — so the results below read as ratios of the hardware.
 //! 2. `--entries` hashedrekord entries with real ECDSA signatures, each over
 //!    its own artifact, signed BEFORE timing starts.
-//! 3. `--clients` concurrent keep-alive HTTP/1.1 clients POST them to
-//!    `/api/v1/log/entries`: durable appends/s (201s per second of wall
+//! 3. The loopback HTTP floor: the same clients GET `/checkpoint` (served
+//!    from memory) as fast as they can: what HTTP alone costs here.
+//! 4. `--clients` concurrent keep-alive HTTP/1.1 clients POST them to
+//!    `/api/v1/log/entries` (or `/api/v2/log/entries` with `--api v2`, whose
+//!    answers carry no SET): durable appends/s (201s per second of wall
 //!    time) and time-to-integrate p50/p99 (client-observed 201 latency: the
 //!    entry is committed and its inclusion proof signed when the answer
 //!    comes).
-//! 4. The same clients read `GET /api/v1/log/entries?logIndex=N` (entry
+//! 5. The same clients read `GET /api/v1/log/entries?logIndex=N` (entry
 //!    with an inclusion proof against the latest checkpoint): reads/s.
 //!
 //! Bounded by `--entries`, `--reads` and `--max-seconds`; binds 127.0.0.1
@@ -57,8 +60,21 @@ pub enum BenchStorage {
     Postgres,
 }
 
+/// Which write API the log bench appends through.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchApi {
+    /// `POST /api/v1/log/entries`, hashedrekord 0.0.1: answered with a SET
+    /// (one more P-256 signature per entry).
+    V1,
+    /// `POST /api/v2/log/entries`, hashedrekord 0.0.2: no SET.
+    V2,
+}
+
 #[derive(Args)]
 pub struct LogBenchArgs {
+    /// Write API to append through.
+    #[arg(long, value_enum, default_value = "v1")]
+    api: BenchApi,
     /// Concurrent clients (one keep-alive connection each).
     #[arg(long, default_value_t = 64)]
     clients: usize,
@@ -135,6 +151,7 @@ pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 struct Signer {
     pair: EcdsaKeyPair,
+    spki: Vec<u8>,
     pem: String,
 }
 
@@ -146,15 +163,29 @@ fn signer() -> Result<Signer, BoxError> {
         .map_err(|_| "key parsing failed")?;
     let spki = pair.public_key().as_der()?.as_ref().to_vec();
     let pem = signet_log::entry::pem_lf("PUBLIC KEY", &spki);
-    Ok(Signer { pair, pem })
+    Ok(Signer { pair, spki, pem })
 }
 
-/// A hashedrekord 0.0.1 request for `artifact`, signed now.
-fn hashedrekord(s: &Signer, artifact: &[u8]) -> Result<String, BoxError> {
+/// A hashedrekord request (0.0.1 for v1, 0.0.2 for v2) for `artifact`,
+/// signed now.
+fn hashedrekord(s: &Signer, artifact: &[u8], api: BenchApi) -> Result<String, BoxError> {
     let sig = s
         .pair
         .sign(&SystemRandom::new(), artifact)
         .map_err(|_| "signing failed")?;
+    if api == BenchApi::V2 {
+        return Ok(json!({"hashedRekordRequestV002": {
+            "digest": encode_base64(&signet_crypto::sha256(artifact)),
+            "signature": {
+                "content": encode_base64(sig.as_ref()),
+                "verifier": {
+                    "publicKey": {"rawBytes": encode_base64(&s.spki)},
+                    "keyDetails": "PKIX_ECDSA_P256_SHA_256"
+                }
+            }
+        }})
+        .to_string());
+    }
     Ok(json!({
         "apiVersion": "0.0.1",
         "kind": "hashedrekord",
@@ -170,7 +201,7 @@ fn hashedrekord(s: &Signer, artifact: &[u8]) -> Result<String, BoxError> {
 }
 
 /// Single-core baseline: P-256 verifies/s and entry preparations/s.
-fn baseline(s: &Signer, requests: &[String]) -> Result<(f64, f64), BoxError> {
+fn baseline(s: &Signer, requests: &[String], api: BenchApi) -> Result<(f64, f64), BoxError> {
     let n = requests.len().clamp(1, 2000);
     let msgs: Vec<Vec<u8>> = (0..n)
         .map(|i| format!("baseline {i}").into_bytes())
@@ -192,7 +223,10 @@ fn baseline(s: &Signer, requests: &[String]) -> Result<(f64, f64), BoxError> {
     let verifies = rate(n, t.elapsed());
     let t = Instant::now();
     for r in &requests[..n] {
-        signet_log::entry::prepare_v1(r.as_bytes())?;
+        match api {
+            BenchApi::V1 => signet_log::entry::prepare_v1(r.as_bytes())?,
+            BenchApi::V2 => signet_log::entry::prepare_v2(r.as_bytes())?,
+        };
     }
     let prepares = rate(n, t.elapsed());
     Ok((verifies, prepares))
@@ -367,7 +401,11 @@ fn log_bench(args: LogBenchArgs) -> Result<(), BoxError> {
     let requests: Vec<String> = (0..args.entries)
         .map(|i| {
             let s = &signers[i % signers.len()];
-            hashedrekord(s, format!("bench {run_id} artifact {i}").as_bytes())
+            hashedrekord(
+                s,
+                format!("bench {run_id} artifact {i}").as_bytes(),
+                args.api,
+            )
         })
         .collect::<Result<_, _>>()?;
     println!(
@@ -375,7 +413,7 @@ fn log_bench(args: LogBenchArgs) -> Result<(), BoxError> {
         requests.len(),
         t.elapsed()
     );
-    let (verifies, prepares) = baseline(&signers[0], &requests)?;
+    let (verifies, prepares) = baseline(&signers[0], &requests, args.api)?;
     println!("baseline, 1 core: {verifies:.0} P-256 verifies/s; {prepares:.0} entry preparations/s (parse + canonicalise + verify)");
 
     let dir = tempfile::tempdir()?;
@@ -404,14 +442,36 @@ fn log_bench(args: LogBenchArgs) -> Result<(), BoxError> {
         };
         let log = signet_log::start(&config, listener).await?;
         println!(
-            "storage {storage_name}; batch size {}, interval {} ms; {} clients",
-            args.batch_size, args.batch_interval, args.clients
+            "storage {storage_name}; batch size {}, interval {} ms; {} clients; POST {}",
+            args.batch_size,
+            args.batch_interval,
+            args.clients,
+            match args.api {
+                BenchApi::V1 => "/api/v1/log/entries (hashedrekord 0.0.1, answered with a SET)",
+                BenchApi::V2 => "/api/v2/log/entries (hashedrekord 0.0.2, no SET)",
+            }
         );
         let limit = Duration::from_secs(args.max_seconds);
+        // The floor of the loopback HTTP round trip on these cores: the
+        // cheapest route (the checkpoint, from memory), same clients.
+        let floor = phase(addr, args.clients, args.entries, limit, 200, |_| {
+            ("GET", "/checkpoint".to_string(), String::new())
+        })
+        .await?;
+        let round_trips = rate(floor.ok, floor.elapsed);
+        println!(
+            "HTTP floor: {} x GET /checkpoint ({} failed) in {:.2?}: {round_trips:.0} round trips/s \
+             (client and server on these cores, no work behind the route)",
+            floor.ok, floor.failed, floor.elapsed
+        );
         let requests = Arc::new(requests);
         let reqs = requests.clone();
+        let path = match args.api {
+            BenchApi::V1 => "/api/v1/log/entries",
+            BenchApi::V2 => "/api/v2/log/entries",
+        };
         let writes = phase(addr, args.clients, reqs.len(), limit, 201, move |i| {
-            ("POST", "/api/v1/log/entries".to_string(), reqs[i].clone())
+            ("POST", path.to_string(), reqs[i].clone())
         })
         .await?;
         let ratio = |r: f64| {
@@ -428,6 +488,10 @@ fn log_bench(args: LogBenchArgs) -> Result<(), BoxError> {
             writes.failed,
             writes.elapsed,
             ratio(appends)
+        );
+        println!(
+            "an append costs the CPU of {:.1} empty round trips",
+            round_trips / appends.max(1e-9)
         );
         println!(
             "time to integrate (client-observed 201): p50 {:.1?}, p99 {:.1?}, max {:.1?}",

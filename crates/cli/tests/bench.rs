@@ -56,6 +56,30 @@ fn bench_log_appends_and_reads_every_entry() {
 }
 
 #[test]
+fn bench_log_appends_through_the_v2_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sig(
+        dir.path(),
+        &[
+            "bench",
+            "log",
+            "--api",
+            "v2",
+            "--clients",
+            "3",
+            "--entries",
+            "30",
+            "--reads",
+            "10",
+        ],
+    );
+    let text = text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("/api/v2/log/entries"), "{text}");
+    assert_eq!(counted(&text, "appends:", "201"), (30, 0), "{text}");
+}
+
+#[test]
 fn bench_ca_issues_every_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let out = sig(
