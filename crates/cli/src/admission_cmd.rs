@@ -67,6 +67,12 @@ pub struct ServeArgs {
     /// Never check these namespaces (comma-separated globs).
     #[arg(long, value_delimiter = ',', default_value = "kube-system")]
     exclude_namespaces: Vec<String>,
+    /// Most uncached image verifications (registry calls) running at once.
+    /// One keeps its slot until it ends, even past its request's deadline;
+    /// an image that gets no slot before the deadline is decided as a
+    /// failure (see --failure-policy).
+    #[arg(long, default_value_t = 64)]
+    max_verifications: usize,
     /// How often the policy and certificate files are checked for changes.
     #[arg(long, default_value = "2s", value_parser = duration)]
     reload_interval: Duration,
@@ -92,6 +98,9 @@ pub fn run(command: AdmissionCommand) -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
+    if args.max_verifications == 0 {
+        return Err("--max-verifications must be at least 1".into());
+    }
     if args.timeout.is_zero() || args.timeout > Duration::from_secs(30) {
         return Err("--timeout must be above 0 and at most 30s (the API server's limit)".into());
     }
@@ -125,7 +134,12 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         include: args.include_namespaces.clone(),
         exclude: args.exclude_namespaces.clone(),
     };
-    let state = Arc::new(AdmissionState::new(engine, namespaces, args.timeout));
+    let state = Arc::new(AdmissionState::new(
+        engine,
+        namespaces,
+        args.timeout,
+        args.max_verifications,
+    ));
     let tls = Arc::new(ArcSwap::new(tls));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

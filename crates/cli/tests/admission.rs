@@ -617,3 +617,88 @@ fn webhook_end_to_end() {
     let (_, doc) = hook.post("validate", &review("kept2", &object, "apps"));
     assert_eq!(doc["response"]["allowed"], true);
 }
+
+/// A registry that accepts connections and never answers (held open).
+fn hanging_registry() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    addr.to_string()
+}
+
+/// `--max-verifications` bounds the registry work behind the webhook: with
+/// one slot and a registry that never answers, the first image holds the
+/// slot past its deadline and every other uncached image is denied as
+/// busy, within the deadline, instead of piling up more blocked calls.
+#[test]
+fn uncached_verifications_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    setup_key(dir);
+    let hang = hanging_registry();
+    let policy = dir.join("policy.yaml");
+    write_atomic(
+        &policy,
+        &format!(
+            "apiVersion: signet.dev/v1\nkind: ImagePolicy\nmetadata: {{name: cap}}\nspec:\n  \
+             default: deny\n  rules:\n  - name: team\n    images: [\"{hang}/*\"]\n    \
+             authorities:\n    - name: ci-key\n      key: {{path: k.pub}}\n"
+        ),
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/trust/public-good/trusted_root.json");
+    let hook = Webhook::start(
+        dir,
+        &policy,
+        root.to_str().unwrap(),
+        &["--timeout", "2s", "--max-verifications", "1"],
+    );
+    let pod = |images: &[String]| {
+        let containers: Vec<Value> = images
+            .iter()
+            .enumerate()
+            .map(|(i, image)| json!({"name": format!("c{i}"), "image": image}))
+            .collect();
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "apps"},
+            "spec": {"containers": containers},
+        })
+    };
+    let message = |doc: &Value| {
+        assert_eq!(doc["response"]["allowed"], false, "{doc}");
+        doc["response"]["status"]["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+
+    let started = Instant::now();
+    let images = [format!("{hang}/a:1"), format!("{hang}/b:1")];
+    let (code, doc) = hook.post("validate", &review("two", &pod(&images), "apps"));
+    assert_eq!(code, 200, "{doc}");
+    let first = message(&doc);
+    assert!(first.contains("2 image(s) denied"), "{first}");
+    assert!(first.contains("busy: 1 image verifications"), "{first}");
+    assert!(first.contains("deadline"), "{first}");
+
+    // The slot is still held by the hung call: a new image is refused at
+    // once as busy (within the deadline), not queued behind it.
+    let (code, doc) = hook.post(
+        "validate",
+        &review("next", &pod(&[format!("{hang}/c:1")]), "apps"),
+    );
+    assert_eq!(code, 200, "{doc}");
+    let next = message(&doc);
+    assert!(next.contains("busy"), "{next}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -97,16 +97,30 @@ pub struct AdmissionState {
     pub namespaces: NamespaceFilter,
     /// Per-request deadline for all of its images.
     pub timeout: Duration,
+    /// Slots for uncached verifications (registry calls on the blocking
+    /// pool). A verification keeps its slot until it ends, even after its
+    /// request's deadline has passed, so that a flood of new images cannot
+    /// pile up unbounded work behind answered requests.
+    pub verifications: Arc<tokio::sync::Semaphore>,
+    pub max_verifications: usize,
     pub metrics: ServerMetrics,
     pub ready: AtomicBool,
 }
 
 impl AdmissionState {
-    pub fn new(engine: Arc<Engine>, namespaces: NamespaceFilter, timeout: Duration) -> Self {
+    pub fn new(
+        engine: Arc<Engine>,
+        namespaces: NamespaceFilter,
+        timeout: Duration,
+        max_verifications: usize,
+    ) -> Self {
+        let max_verifications = max_verifications.max(1);
         AdmissionState {
             engine,
             namespaces,
             timeout,
+            verifications: Arc::new(tokio::sync::Semaphore::new(max_verifications)),
+            max_verifications,
             metrics: ServerMetrics::default(),
             ready: AtomicBool::new(true),
         }
@@ -318,8 +332,10 @@ pub async fn decide_images(
 ) -> Vec<ImageDecision> {
     let policy = state.engine.policy();
     let deadline = tokio::time::Instant::now() + state.timeout;
+    let allow = state.engine.options().allow_on_error;
     // Cached and policy-only decisions are answered here; the rest go to
-    // the blocking pool (registry calls), all of them at once.
+    // the blocking pool (registry calls), at once as far as there are free
+    // verification slots.
     let tasks: Vec<_> = images
         .iter()
         .map(
@@ -330,8 +346,48 @@ pub async fn decide_images(
                     let policy = policy.clone();
                     let image = image.clone();
                     let namespace = namespace.to_string();
-                    Pending::Task(tokio::task::spawn_blocking(move || {
-                        engine.decide(&policy, &image, &namespace)
+                    let slots = state.verifications.clone();
+                    let max = state.max_verifications;
+                    let timeout = state.timeout;
+                    // Ends by the deadline whatever happens: waiting for a
+                    // slot and the verification are both bounded by it.
+                    Pending::Task(tokio::spawn(async move {
+                        let Ok(Ok(slot)) =
+                            tokio::time::timeout_at(deadline, slots.acquire_owned()).await
+                        else {
+                            return ImageDecision::error(
+                                &image,
+                                None,
+                                format!(
+                                    "busy: {max} image verifications are already running \
+                                     and none ended before the deadline"
+                                ),
+                                allow,
+                            );
+                        };
+                        let decided = image.clone();
+                        let verification = tokio::task::spawn_blocking(move || {
+                            let _slot = slot;
+                            engine.decide(&policy, &decided, &namespace)
+                        });
+                        match tokio::time::timeout_at(deadline, verification).await {
+                            Ok(Ok(d)) => d,
+                            Ok(Err(e)) => ImageDecision::error(
+                                &image,
+                                None,
+                                format!("internal error: {e}"),
+                                allow,
+                            ),
+                            Err(_) => ImageDecision::error(
+                                &image,
+                                None,
+                                format!(
+                                    "no answer from the registry within the {}s deadline",
+                                    timeout.as_secs_f64()
+                                ),
+                                allow,
+                            ),
+                        }
                     }))
                 }
             },
@@ -346,20 +402,9 @@ pub async fn decide_images(
                 continue;
             }
         };
-        let allow = state.engine.options().allow_on_error;
-        out.push(match tokio::time::timeout_at(deadline, task).await {
-            Ok(Ok(d)) => d,
-            Ok(Err(e)) => ImageDecision::error(image, None, format!("internal error: {e}"), allow),
-            Err(_) => ImageDecision::error(
-                image,
-                None,
-                format!(
-                    "no answer from the registry within the {}s deadline",
-                    state.timeout.as_secs_f64()
-                ),
-                allow,
-            ),
-        });
+        out.push(task.await.unwrap_or_else(|e| {
+            ImageDecision::error(image, None, format!("internal error: {e}"), allow)
+        }));
     }
     out
 }

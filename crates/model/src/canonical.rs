@@ -62,19 +62,31 @@ fn write_number(n: &serde_json::Number, out: &mut String) {
 
 fn write_string(s: &str, out: &mut String) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+    // Runs of characters that need no escape are copied whole (entry
+    // bodies are mostly long base64 strings). Every escaped character is
+    // ASCII, so the byte positions split `s` on character boundaries.
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            b if b < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[run..i]);
+        if escape.is_empty() {
+            out.push_str(&format!("\\u{b:04x}"));
+        } else {
+            out.push_str(escape);
         }
+        run = i + 1;
     }
+    out.push_str(&s[run..]);
     out.push('"');
 }
 
@@ -102,5 +114,29 @@ mod tests {
             to_string(&v),
             r#"{"body":"Zm9v","integratedTime":5,"logID":"ab","logIndex":7}"#
         );
+    }
+
+    #[test]
+    fn escapes_only_what_rfc8785_escapes() {
+        // Every control character, the two that must be escaped, and
+        // characters that must not be (DEL, '/', non-ASCII, U+2028), at
+        // the start, middle and end of runs.
+        let mut text: String = (0u8..0x20).map(char::from).collect();
+        text.push_str("\"plain\\/\u{7f}é€\u{2028}😀end\u{1f}");
+        let mut expected = String::from("\"");
+        for b in 0u8..0x20 {
+            expected.push_str(&match b {
+                0x08 => "\\b".to_string(),
+                0x0c => "\\f".to_string(),
+                b'\n' => "\\n".to_string(),
+                b'\r' => "\\r".to_string(),
+                b'\t' => "\\t".to_string(),
+                b => format!("\\u{b:04x}"),
+            });
+        }
+        expected.push_str("\\\"plain\\\\/\u{7f}é€\u{2028}😀end\\u001f\"");
+        assert_eq!(to_string(&Value::String(text.clone())), expected);
+        // And it is JSON that reads back as the same string.
+        assert_eq!(serde_json::from_str::<String>(&expected).unwrap(), text);
     }
 }

@@ -308,4 +308,71 @@ mod tests {
         let err = wait_for_code(&quiet, "s", Duration::from_millis(200)).unwrap_err();
         assert!(err.to_string().contains("no sign-in"), "{err}");
     }
+
+    /// A provider that answers the code exchange with a token minted for
+    /// another sign-in (a nonce that is not ours): the flow must refuse it.
+    #[test]
+    fn a_token_with_another_nonce_is_refused() {
+        let provider = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let base = format!("http://127.0.0.1:{}", provider.local_addr().unwrap().port());
+        let claims = serde_json::json!({
+            "iss": base, "sub": "alice", "email": "alice@example.com",
+            "aud": "sigstore", "exp": 4_000_000_000u64, "nonce": "someone-elses-nonce"
+        });
+        let token = format!(
+            "{}.{}.c2ln",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"ES256"}"#),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let discovery = serde_json::json!({
+            "authorization_endpoint": format!("{base}/authorize"),
+            "token_endpoint": format!("{base}/token"),
+        })
+        .to_string();
+        std::thread::spawn(move || {
+            for answer in [
+                discovery,
+                serde_json::json!({ "id_token": token }).to_string(),
+            ] {
+                let (mut s, _) = provider.accept().unwrap();
+                let mut request = [0u8; 8192];
+                let _ = s.read(&mut request).unwrap();
+                write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
+                )
+                .unwrap();
+            }
+        });
+        // The "browser": follows the authorization URL straight back to the
+        // callback with a code and our state.
+        let open = |url: &str| {
+            let url = url::Url::parse(url).unwrap();
+            let query: std::collections::HashMap<String, String> =
+                url.query_pairs().into_owned().collect();
+            let callback = url::Url::parse(&query["redirect_uri"]).unwrap();
+            let port = callback.port().unwrap();
+            let state = query["state"].clone();
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                write!(
+                    s,
+                    "GET /auth/callback?code=c&state={state} HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                )
+                .unwrap();
+                let mut sink = String::new();
+                let _ = s.read_to_string(&mut sink);
+            });
+        };
+        let http = HttpClient::new(Duration::from_secs(10)).unwrap();
+        let flow = BrowserFlow {
+            issuer: &base,
+            client_id: "sigstore",
+            timeout: Duration::from_secs(10),
+            open: &open,
+        };
+        let err = sign_in(&http, &flow).unwrap_err();
+        assert!(err.to_string().contains("nonce"), "{err}");
+    }
 }
