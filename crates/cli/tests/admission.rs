@@ -656,7 +656,14 @@ fn uncached_verifications_are_capped() {
         dir,
         &policy,
         root.to_str().unwrap(),
-        &["--timeout", "2s", "--max-verifications", "1"],
+        &[
+            "--timeout",
+            "2s",
+            "--max-verifications",
+            "1",
+            "--reload-interval",
+            "1h",
+        ],
     );
     let pod = |images: &[String]| {
         let containers: Vec<Value> = images
@@ -701,4 +708,38 @@ fn uncached_verifications_are_capped() {
         "{:?}",
         started.elapsed()
     );
+
+    // Polling is hourly here: only SIGHUP reloads. A policy that exempts
+    // the images admits them once the signal is handled.
+    let version = |hook: &Webhook| {
+        let (code, body) = hook.get("readyz");
+        assert_eq!(code, 200, "{body}");
+        serde_json::from_str::<Value>(&body).unwrap()["policyVersion"].clone()
+    };
+    let before = version(&hook);
+    let text = std::fs::read_to_string(&policy).unwrap();
+    write_atomic(
+        &policy,
+        &format!("{text}  exemptions:\n  - images: [\"{hang}/*\"]\n    reason: SIGHUP test\n"),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(version(&hook), before, "reloaded without the signal");
+    let hup = Command::new("kill")
+        .args(["-HUP", &hook.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while version(&hook) == before {
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP did not reload the policy"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, doc) = hook.post(
+        "validate",
+        &review("exempt", &pod(&[format!("{hang}/d:1")]), "apps"),
+    );
+    assert_eq!(doc["response"]["allowed"], true, "{doc}");
 }
