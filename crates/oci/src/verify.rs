@@ -369,7 +369,26 @@ fn gather(
         signatures: Vec::new(),
         attestations: Vec::new(),
     };
-    for referrer in referrers::bundles(registry, &image, &digest)? {
+    // The three places are independent: ask the registry for them at once
+    // (an uncached admission decision waits for the slowest, not the sum).
+    // Results are taken in a fixed order, so the material is the same.
+    let (referrers, legacy_signatures, legacy_attestations) = std::thread::scope(|scope| {
+        let referrers = scope.spawn(|| referrers::bundles(registry, &image, &digest));
+        let attestations = legacy_attestations
+            .then(|| scope.spawn(|| legacy::read_attestations(registry, &image, &digest)));
+        let signatures = legacy::read(registry, &image, &digest);
+        // A panic in a read is not an answer: it goes on up, as it would
+        // have without the threads.
+        fn joined<T>(r: std::thread::Result<T>) -> T {
+            r.unwrap_or_else(|p| std::panic::resume_unwind(p))
+        }
+        (
+            joined(referrers.join()),
+            signatures,
+            attestations.map(|a| joined(a.join())),
+        )
+    });
+    for referrer in referrers? {
         let source = Source::Referrer {
             manifest: referrer.manifest_digest.clone(),
         };
@@ -381,7 +400,7 @@ fn gather(
         }
     }
     let tag = legacy::signature_tag(&digest);
-    for layer in legacy::read(registry, &image, &digest)? {
+    for layer in legacy_signatures? {
         let source = Source::Legacy {
             tag: tag.clone(),
             layer: layer.descriptor.digest.clone(),
@@ -390,9 +409,9 @@ fn gather(
             .signatures
             .push(Candidate::legacy(&digest, source, &layer));
     }
-    if legacy_attestations {
+    if let Some(legacy_attestations) = legacy_attestations {
         let tag = legacy::attestation_tag(&digest);
-        for layer in legacy::read_attestations(registry, &image, &digest)? {
+        for layer in legacy_attestations? {
             let source = Source::Legacy {
                 tag: tag.clone(),
                 layer: layer.descriptor.digest.clone(),
