@@ -20,6 +20,7 @@
 pub mod api;
 pub mod entry;
 pub mod keys;
+pub mod metrics;
 pub mod monitor;
 pub mod replica;
 pub mod sequencer;
@@ -153,6 +154,11 @@ pub fn router(ctx: Arc<LogContext>, max_body: usize) -> Router {
         .merge(api::rekor_v1::routes())
         .merge(api::rekor_v2::routes())
         .merge(api::tiles::routes())
+        .route("/metrics", axum::routing::get(metrics::serve))
+        .route_layer(axum::middleware::from_fn_with_state(
+            ctx.clone(),
+            metrics::track,
+        ))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(ctx)
 }
@@ -204,6 +210,7 @@ pub async fn start(config: &Config, listener: TcpListener) -> Result<RunningLog,
         batch_size: config.batch_size,
         batch_interval: config.batch_interval,
         witnesses: witnesses.into(),
+        metrics: Arc::new(metrics::LogMetrics::default()),
         ..SequencerConfig::default()
     };
     if let Some(postgres) = &config.postgres {
@@ -213,6 +220,7 @@ pub async fn start(config: &Config, listener: TcpListener) -> Result<RunningLog,
     storage
         .init(&signet_model::encoding::encode_hex(signer.log_id()))
         .await?;
+    let metrics = sequencer_config.metrics.clone();
     let (handle, sequencer) =
         sequencer::start(storage.clone(), signer.clone(), sequencer_config).await?;
     let context = Arc::new(LogContext::new(
@@ -220,6 +228,7 @@ pub async fn start(config: &Config, listener: TcpListener) -> Result<RunningLog,
         signer,
         handle,
         config.public_url.trim_end_matches('/').to_string(),
+        metrics,
     ));
     let app = router(context.clone(), config.max_body);
     let addr = listener.local_addr()?;

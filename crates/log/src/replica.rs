@@ -267,6 +267,7 @@ pub(crate) async fn start(
     storage
         .init(&signet_model::encoding::encode_hex(signer.log_id()))
         .await?;
+    let metrics = sequencer.metrics.clone();
     let addr = listener.local_addr()?;
     let advertise_url = postgres
         .advertise_url
@@ -297,6 +298,7 @@ pub(crate) async fn start(
         signer,
         handle,
         config.public_url.trim_end_matches('/').to_string(),
+        metrics,
     ));
     let app = crate::router(context.clone(), config.max_body).layer(
         axum::middleware::from_fn_with_state(replica, forward_writes),

@@ -23,6 +23,7 @@ use signet_tlog::NoteSigner;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::entry::Prepared;
+use crate::metrics::LogMetrics;
 use crate::storage::{Batch, NewEntry, Storage, StorageError};
 use crate::tree::{EdgeTiles, Plan, TreeError};
 use crate::witness::{cosign_note, Witness};
@@ -90,6 +91,8 @@ pub struct SequencerConfig {
     pub queue: usize,
     /// Co-located witnesses that cosign every checkpoint (once per batch).
     pub witnesses: Arc<[Witness]>,
+    /// Where commits are counted and timed.
+    pub metrics: Arc<LogMetrics>,
 }
 
 impl Default for SequencerConfig {
@@ -99,6 +102,7 @@ impl Default for SequencerConfig {
             batch_interval: Duration::from_millis(50),
             queue: 4096,
             witnesses: Arc::from(Vec::new()),
+            metrics: Arc::new(LogMetrics::default()),
         }
     }
 }
@@ -381,12 +385,14 @@ impl Sequencer {
                 }
                 Ok(mut sequenced) => {
                     let storage = self.storage.clone();
+                    let metrics = self.config.metrics.clone();
                     let batch = sequenced.batch.take();
                     let commit = tokio::spawn(async move {
-                        match batch {
-                            Some(b) => storage.commit_batch(b).await,
-                            None => Ok(()),
-                        }
+                        let Some(batch) = batch else { return Ok(()) };
+                        let (entries, started) = (batch.entries.len(), std::time::Instant::now());
+                        let result = storage.commit_batch(batch).await;
+                        metrics.batch(entries, started.elapsed(), result.is_ok());
+                        result
                     });
                     in_flight = Some(InFlight {
                         commit,
@@ -694,6 +700,7 @@ mod tests {
         SequencerHandle,
         Arc<SlowStorage>,
         tokio::task::JoinHandle<()>,
+        Arc<LogMetrics>,
     ) {
         let storage = Arc::new(SlowStorage {
             inner: SqliteStorage::open(dir).unwrap(),
@@ -701,10 +708,10 @@ mod tests {
         });
         let der = generate_pkcs8(SignerKind::EcdsaP256).unwrap();
         let signer = Arc::new(NoteSigner::from_pkcs8_der("log.example", &der).unwrap());
-        let (handle, task) = start(storage.clone(), signer, SequencerConfig::default())
-            .await
-            .unwrap();
-        (handle, storage, task)
+        let config = SequencerConfig::default();
+        let metrics = config.metrics.clone();
+        let (handle, task) = start(storage.clone(), signer, config).await.unwrap();
+        (handle, storage, task, metrics)
     }
 
     fn logged_index(o: &Result<Outcome, SequencerError>) -> Option<u64> {
@@ -717,7 +724,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_duplicate_of_an_entry_still_being_committed_is_answered_after_it() {
         let dir = tempfile::tempdir().unwrap();
-        let (seq, storage, _task) = start_slow(dir.path()).await;
+        let (seq, storage, _task, _) = start_slow(dir.path()).await;
         let started = Instant::now();
         let first = tokio::spawn({
             let seq = seq.clone();
@@ -757,7 +764,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_commit_fails_the_batch_sequenced_on_top_of_it() {
         let dir = tempfile::tempdir().unwrap();
-        let (seq, storage, _task) = start_slow(dir.path()).await;
+        let (seq, storage, _task, metrics) = start_slow(dir.path()).await;
         storage.fail.store(true, Ordering::SeqCst);
         let first = tokio::spawn({
             let seq = seq.clone();
@@ -778,5 +785,14 @@ mod tests {
         assert_eq!(logged_index(&seq.submit(entry(2)).await), Some(0));
         assert_eq!(logged_index(&seq.submit(entry(1)).await), Some(1));
         assert_eq!(storage.inner.load_state().await.unwrap().size, 2);
+        // Counted: one batch (of one entry) failed, two committed; the batch
+        // sequenced on top of the failed one never reached storage.
+        let failed = [("result", "failed")];
+        let committed = [("result", "committed")];
+        assert_eq!(metrics.batches.get(&failed), 1);
+        assert_eq!(metrics.entries.get(&failed), 1);
+        assert_eq!(metrics.batches.get(&committed), 2);
+        assert_eq!(metrics.entries.get(&committed), 2);
+        assert_eq!(metrics.commit_latency.count(), 3);
     }
 }

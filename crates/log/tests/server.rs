@@ -338,12 +338,46 @@ async fn duplicates_and_bad_input_store_nothing() {
         ),
         (vec![b' '; 20 * 1024], 413),
     ];
+    let refused = cases.len();
     for (body, status) in cases {
         let r = http(log.addr, "POST", "/api/v1/log/entries", Some(&body)).await;
         assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));
         assert_eq!(r.json()["code"], status);
     }
     assert_eq!(size(&log).await, 2);
+
+    // The metrics saw all of it: 2 created, 8 duplicates, the refusals,
+    // and only the two new entries committed.
+    let metrics = http(log.addr, "GET", "/metrics", None).await;
+    assert_eq!(metrics.status, 200);
+    let text = String::from_utf8(metrics.body).unwrap();
+    let route = r#"route="/api/v1/log/entries",method="POST""#;
+    assert!(
+        text.contains(&format!(
+            "signet_log_http_requests_total{{{route},code=\"201\"}} 2\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "signet_log_http_requests_total{{{route},code=\"409\"}} 8\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "signet_log_append_seconds_count {}\n",
+            10 + refused
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("signet_log_entries_total{result=\"committed\"} 2\n"),
+        "{text}"
+    );
+    assert!(!text.contains("result=\"failed\""), "{text}");
+    assert!(text.contains("signet_log_tree_size 2\n"), "{text}");
+    assert!(text.contains("signet_log_sequencer_active 1\n"), "{text}");
     let r = http(
         log.addr,
         "GET",

@@ -16,6 +16,7 @@ use signet_tlog::merkle::Hash;
 use signet_tlog::NoteSigner;
 
 use crate::entry::EntryError;
+use crate::metrics::LogMetrics;
 use crate::sequencer::{SequencerError, SequencerHandle, TreeHead};
 use crate::storage::{Storage, StorageError, StoredEntry};
 use crate::tiles::TILE_WIDTH;
@@ -111,6 +112,7 @@ pub struct LogContext {
     pub sequencer: SequencerHandle,
     /// Base URL clients use, without a trailing slash.
     pub public_url: String,
+    pub metrics: Arc<LogMetrics>,
     tile_cache: Mutex<HashMap<TileKey, Arc<Vec<Hash>>>>,
 }
 
@@ -120,12 +122,14 @@ impl LogContext {
         signer: Arc<NoteSigner>,
         sequencer: SequencerHandle,
         public_url: String,
+        metrics: Arc<LogMetrics>,
     ) -> Self {
         LogContext {
             storage,
             signer,
             sequencer,
             public_url,
+            metrics,
             tile_cache: Mutex::new(HashMap::new()),
         }
     }
