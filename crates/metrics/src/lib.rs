@@ -14,9 +14,31 @@ pub const LATENCY_BUCKETS: [f64; 14] = [
 ];
 
 /// A counter family with one label set per key.
+///
+/// Keyed by the label set's rendered text (`{k="v",…}`, in the order
+/// given), so that counting costs one string, not one per label: the log
+/// counts every request.
 #[derive(Default)]
 pub struct CounterVec {
-    values: Mutex<BTreeMap<Vec<(String, String)>, u64>>,
+    values: Mutex<BTreeMap<String, u64>>,
+}
+
+fn label_key(labels: &[(&str, &str)]) -> String {
+    if labels.is_empty() {
+        return String::new();
+    }
+    let mut key = String::from("{");
+    for (i, (k, v)) in labels.iter().enumerate() {
+        if i > 0 {
+            key.push(',');
+        }
+        key.push_str(k);
+        key.push_str("=\"");
+        push_escaped(&mut key, v);
+        key.push('"');
+    }
+    key.push('}');
+    key
 }
 
 impl CounterVec {
@@ -25,21 +47,14 @@ impl CounterVec {
     }
 
     pub fn add(&self, labels: &[(&str, &str)], n: u64) {
-        let key = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let key = label_key(labels);
         let mut map = self.values.lock().unwrap_or_else(|p| p.into_inner());
         *map.entry(key).or_insert(0) += n;
     }
 
     pub fn get(&self, labels: &[(&str, &str)]) -> u64 {
-        let key: Vec<(String, String)> = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
         let map = self.values.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(&key).copied().unwrap_or(0)
+        map.get(&label_key(labels)).copied().unwrap_or(0)
     }
 
     /// Writes `name{labels} value` lines (with HELP and TYPE).
@@ -48,7 +63,7 @@ impl CounterVec {
         let _ = writeln!(out, "# TYPE {name} {kind}");
         let map = self.values.lock().unwrap_or_else(|p| p.into_inner());
         for (labels, value) in map.iter() {
-            let _ = writeln!(out, "{name}{} {value}", label_text(labels));
+            let _ = writeln!(out, "{name}{labels} {value}");
         }
     }
 }
@@ -74,21 +89,24 @@ impl GaugeVec {
     }
 }
 
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// Appends a label value with the exposition format's escapes.
+fn push_escaped(out: &mut String, v: &str) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
 }
 
 fn label_text(labels: &[(String, String)]) -> String {
-    if labels.is_empty() {
-        return String::new();
-    }
-    let inner: Vec<String> = labels
+    let pairs: Vec<(&str, &str)> = labels
         .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    format!("{{{}}}", inner.join(","))
+    label_key(&pairs)
 }
 
 /// A histogram of durations with [`LATENCY_BUCKETS`].
