@@ -301,10 +301,26 @@ pub fn prepare_v1(json: &[u8]) -> Result<Prepared, EntryError> {
     }
 }
 
+/// hashedrekord signatures are over a digest. Pure Ed25519 signs whole
+/// messages, so it cannot have made one; Rekor (since 2024) reads an
+/// Ed25519 key there as Ed25519ph over a SHA-512 digest, which this log
+/// does not support yet. Say so, rather than "does not verify".
+fn signs_digests(signer: &Signer) -> Result<(), EntryError> {
+    if signer.key.kind() == KeyKind::Ed25519 {
+        return invalid(
+            "hashedrekord entries are signatures over a digest: pure Ed25519 cannot make \
+             one and this log does not support Ed25519ph yet; log Ed25519 signatures as \
+             dsse entries",
+        );
+    }
+    Ok(())
+}
+
 fn hashedrekord_v001(spec: HashedRekordV001) -> Result<Prepared, EntryError> {
     let alg = hash_algorithm(&spec.data.hash.algorithm)?;
     let digest = decode_hex_digest(alg, &spec.data.hash.value)?;
     let signer = Signer::from_pem(&spec.signature.public_key.content)?;
+    signs_digests(&signer)?;
     if spec.signature.content.is_empty() {
         return invalid("empty signature");
     }
@@ -546,6 +562,7 @@ fn hashedrekord_v002(req: HashedRekordRequestV002) -> Result<Prepared, EntryErro
         return invalid("empty signature");
     }
     let signer = signer_from_v2(&req.signature.verifier)?;
+    signs_digests(&signer)?;
     signer
         .key
         .verify_prehashed(HashAlgorithm::Sha256, &req.digest, &req.signature.content)

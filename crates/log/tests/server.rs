@@ -338,12 +338,40 @@ async fn duplicates_and_bad_input_store_nothing() {
         ),
         (vec![b' '; 20 * 1024], 413),
     ];
+    // An Ed25519 key cannot sign a hashedrekord digest: refused, saying so.
+    let ed = signet_tlog::NoteSigner::from_pkcs8_der(
+        "ed",
+        &signet_tlog::generate_pkcs8(SignerKind::Ed25519).unwrap(),
+    )
+    .unwrap();
+    let mut ed_entry = bad_sig.clone();
+    ed_entry["spec"]["data"]["hash"]["value"] = json!(signet_model::encoding::encode_hex(
+        signet_crypto::sha256(b"ed")
+    ));
+    ed_entry["spec"]["signature"] = json!({
+        "content": encode_base64(&ed.sign(b"ed").unwrap()),
+        "publicKey": {"content": encode_base64(pem_lf("PUBLIC KEY", ed.public_key().spki_der()).as_bytes())}
+    });
+    let mut cases = cases;
+    cases.push((serde_json::to_vec(&ed_entry).unwrap(), 400));
     let refused = cases.len();
     for (body, status) in cases {
         let r = http(log.addr, "POST", "/api/v1/log/entries", Some(&body)).await;
         assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));
         assert_eq!(r.json()["code"], status);
     }
+    let r = http(
+        log.addr,
+        "POST",
+        "/api/v1/log/entries",
+        Some(&serde_json::to_vec(&ed_entry).unwrap()),
+    )
+    .await;
+    let message = r.json()["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("Ed25519") && message.contains("dsse"),
+        "{message}"
+    );
     assert_eq!(size(&log).await, 2);
 
     // The metrics saw all of it: 2 created, 8 duplicates, the refusals,
@@ -367,7 +395,7 @@ async fn duplicates_and_bad_input_store_nothing() {
     assert!(
         text.contains(&format!(
             "signet_log_append_seconds_count {}\n",
-            10 + refused
+            11 + refused
         )),
         "{text}"
     );
