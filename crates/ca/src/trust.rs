@@ -5,7 +5,7 @@
 //! a `trusted_root.json`.
 
 use serde::{Deserialize, Serialize};
-use signet_model::bundle::{LogId, X509Certificate};
+use signet_model::bundle::LogId;
 use signet_model::encoding::{Base64, Timestamp};
 use signet_model::trust_root::{
     CertChain, CertificateAuthority as CaEntry, DistinguishedName, PublicKey, TimeRange,
@@ -58,14 +58,7 @@ impl TrustPieces {
         let ca_entry = CaEntry {
             subject,
             uri: Some(ca_url.to_string()),
-            cert_chain: CertChain {
-                certificates: chain
-                    .iter()
-                    .map(|c| X509Certificate {
-                        raw_bytes: Base64(c.der().to_vec()),
-                    })
-                    .collect(),
-            },
+            cert_chain: CertChain::from_der(chain.iter().map(|c| c.der())),
             valid_for: Some(TimeRange {
                 start: Some(timestamp(start)),
                 end: None,

@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use const_oid::db::rfc4519;
 use signet_crypto::PublicKey;
-use signet_model::bundle::{LogId, X509Certificate};
+use signet_model::bundle::LogId;
 use signet_model::encoding::{Base64, Timestamp};
 use signet_model::trust_root::{
     CertChain, CertificateAuthority, DistinguishedName, PublicKey as TrustKey, TimeRange,
@@ -223,14 +223,7 @@ fn authority(spec: &Spec) -> Result<CertificateAuthority, Failure> {
             }
         }),
         uri: Some(spec.url()?),
-        cert_chain: CertChain {
-            certificates: chain
-                .iter()
-                .map(|c| X509Certificate {
-                    raw_bytes: Base64(c.der().to_vec()),
-                })
-                .collect(),
-        },
+        cert_chain: CertChain::from_der(chain.iter().map(|c| c.der())),
         valid_for: Some(spec.valid_for(latest_not_before)?),
         operator: spec.operator(),
     })

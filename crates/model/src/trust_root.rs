@@ -88,6 +88,20 @@ pub struct CertChain {
     pub certificates: Vec<X509Certificate>,
 }
 
+impl CertChain {
+    /// A chain of DER certificates, in the order given (leaf-most first).
+    pub fn from_der<D: AsRef<[u8]>>(chain: impl IntoIterator<Item = D>) -> Self {
+        CertChain {
+            certificates: chain
+                .into_iter()
+                .map(|der| X509Certificate {
+                    raw_bytes: Base64(der.as_ref().to_vec()),
+                })
+                .collect(),
+        }
+    }
+}
+
 impl TrustedRoot {
     pub fn from_json(bytes: &[u8]) -> Result<Self, ModelError> {
         let root: TrustedRoot = crate::from_json_slice(bytes)?;

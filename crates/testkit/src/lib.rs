@@ -656,16 +656,7 @@ pub fn trusted_root(
                 common_name: Some(ca.profile.intermediate_cn.into()),
             }),
             uri: Some(ca.profile.uri.into()),
-            cert_chain: CertChain {
-                certificates: vec![
-                    X509Certificate {
-                        raw_bytes: Base64(ca.intermediate_der.clone()),
-                    },
-                    X509Certificate {
-                        raw_bytes: Base64(ca.root_der.clone()),
-                    },
-                ],
-            },
+            cert_chain: CertChain::from_der([&ca.intermediate_der, &ca.root_der]),
             valid_for: range(ca_valid_for),
             operator: Some(operator.into()),
         }],

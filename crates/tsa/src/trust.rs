@@ -5,8 +5,6 @@
 
 use der::Encode;
 use serde::{Deserialize, Serialize};
-use signet_model::bundle::X509Certificate;
-use signet_model::encoding::Base64;
 use signet_model::signing_config::Service;
 use signet_model::trust_root::{CertChain, CertificateAuthority, DistinguishedName, TimeRange};
 use x509_cert::Certificate;
@@ -50,13 +48,9 @@ pub fn trust_root_entry(
     chain: &[Certificate],
     base_url: &str,
 ) -> Result<CertificateAuthority, der::Error> {
-    let certificates = chain
+    let ders = chain
         .iter()
-        .map(|c| {
-            Ok(X509Certificate {
-                raw_bytes: Base64(c.to_der()?),
-            })
-        })
+        .map(|c| c.to_der())
         .collect::<Result<Vec<_>, der::Error>>()?;
     Ok(CertificateAuthority {
         subject: chain.last().map(|root| DistinguishedName {
@@ -64,7 +58,7 @@ pub fn trust_root_entry(
             common_name: common_name(root),
         }),
         uri: Some(base_url.trim_end_matches('/').to_string()),
-        cert_chain: CertChain { certificates },
+        cert_chain: CertChain::from_der(&ders),
         valid_for: Some(TimeRange {
             start: Some(signet_ca::trust::timestamp(valid_from(chain))),
             end: None,
