@@ -12,6 +12,10 @@ const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 const P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+/// The DER of an Ed25519 SubjectPublicKeyInfo (RFC 8410) up to the raw key.
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
 
 /// The kinds of public key signet accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -168,6 +172,29 @@ impl PublicKey {
         })
     }
 
+    /// An Ed25519 key from its raw 32 bytes (RFC 8032), as C2SP verifier
+    /// keys and Rekor v2 carry it.
+    pub fn from_raw_ed25519(raw: &[u8]) -> Result<Self, CryptoError> {
+        if raw.len() != crate::ed25519ph::PUBLIC_KEY_LEN {
+            return Err(CryptoError::MalformedKey(format!(
+                "an Ed25519 key is 32 bytes, not {}",
+                raw.len()
+            )));
+        }
+        let mut spki = ED25519_SPKI_PREFIX.to_vec();
+        spki.extend_from_slice(raw);
+        Self::from_spki_der(&spki)
+    }
+
+    /// The raw 32 bytes of an Ed25519 key; `None` for any other kind.
+    pub fn raw_ed25519(&self) -> Option<[u8; 32]> {
+        if self.kind != KeyKind::Ed25519 {
+            return None;
+        }
+        let info = SubjectPublicKeyInfoRef::from_der(&self.spki).ok()?;
+        <[u8; 32]>::try_from(info.subject_public_key.as_bytes()?).ok()
+    }
+
     /// Parses a bare PKCS#1 `RSAPublicKey` (as trust roots list keys of type
     /// `PKCS1_RSA_*`), by wrapping it into a SubjectPublicKeyInfo.
     pub fn from_pkcs1_rsa_der(der: &[u8]) -> Result<Self, CryptoError> {
@@ -243,6 +270,17 @@ impl PublicKey {
         UnparsedPublicKey::new(alg, &self.spki[..])
             .verify(msg, sig)
             .map_err(|_| CryptoError::BadSignature)
+    }
+
+    /// Verifies an Ed25519ph (RFC 8032 HashEdDSA) signature over a SHA-512
+    /// digest: what an Ed25519 key signs in a Rekor hashedrekord entry.
+    /// Any other key kind is a scheme mismatch.
+    pub fn verify_ed25519ph(&self, digest: &[u8], sig: &[u8]) -> Result<(), CryptoError> {
+        let raw = self.raw_ed25519().ok_or(CryptoError::SchemeMismatch {
+            scheme: SignatureScheme::Ed25519,
+            key: self.kind,
+        })?;
+        crate::ed25519ph::verify(&raw, digest, sig)
     }
 
     /// Verifies `sig` over a message of which only the digest is known.
@@ -354,6 +392,28 @@ mod tests {
         assert!(pk.verify(b"notE", sig.as_ref()).is_err());
         assert!(matches!(
             pk.verify_with(SignatureScheme::EcdsaSha256, b"note", sig.as_ref()),
+            Err(CryptoError::SchemeMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn ed25519ph_through_a_public_key() {
+        let seed = [7u8; 32];
+        let digest = crate::sha512(b"artifact");
+        let (sig, raw) = crate::sign_ed25519ph(&seed, &digest);
+        let pk = PublicKey::from_raw_ed25519(&raw).unwrap();
+        assert_eq!(pk.raw_ed25519(), Some(raw));
+        assert!(PublicKey::from_raw_ed25519(&raw[..31]).is_err());
+        pk.verify_ed25519ph(&digest, &sig).unwrap();
+        assert_eq!(
+            pk.verify_ed25519ph(&crate::sha512(b"other"), &sig),
+            Err(CryptoError::BadSignature)
+        );
+        // Ed25519ph is not pure Ed25519, in either direction.
+        assert!(pk.verify(&digest, &sig).is_err());
+        let (_, ecdsa) = p256();
+        assert!(matches!(
+            ecdsa.verify_ed25519ph(&digest, &sig),
             Err(CryptoError::SchemeMismatch { .. })
         ));
     }

@@ -5,9 +5,11 @@
 //! set of accepted algorithms is decided here, once.
 
 mod digest;
+mod ed25519ph;
 mod key;
 
 pub use digest::{sha256, sha384, sha512, HashAlgorithm};
+pub use ed25519ph::sign_ed25519ph;
 pub use key::{KeyKind, PublicKey, SignatureScheme};
 
 /// Why a key could not be used or a signature did not verify.

@@ -301,33 +301,37 @@ pub fn prepare_v1(json: &[u8]) -> Result<Prepared, EntryError> {
     }
 }
 
-/// hashedrekord signatures are over a digest. Pure Ed25519 signs whole
-/// messages, so it cannot have made one; Rekor (since 2024) reads an
-/// Ed25519 key there as Ed25519ph over a SHA-512 digest, which this log
-/// does not support yet. Say so, rather than "does not verify".
-fn signs_digests(signer: &Signer) -> Result<(), EntryError> {
-    if signer.key.kind() == KeyKind::Ed25519 {
-        return invalid(
-            "hashedrekord entries are signatures over a digest: pure Ed25519 cannot make \
-             one and this log does not support Ed25519ph yet; log Ed25519 signatures as \
-             dsse entries",
-        );
+/// Verifies a hashedrekord signature over a digest. An Ed25519 key cannot
+/// have signed a digest with pure Ed25519 (which signs whole messages), so,
+/// as Rekor does since 2024, it is read as Ed25519ph over a SHA-512 digest.
+fn verify_digest_signature(
+    signer: &Signer,
+    alg: HashAlgorithm,
+    digest: &[u8],
+    sig: &[u8],
+) -> Result<(), EntryError> {
+    if sig.is_empty() {
+        return invalid("empty signature");
     }
-    Ok(())
+    let verified = if signer.key.kind() == KeyKind::Ed25519 {
+        if alg != HashAlgorithm::Sha512 {
+            return invalid(format!(
+                "an Ed25519 key signs hashedrekord digests as Ed25519ph, which is over \
+                 SHA-512, not {alg:?}"
+            ));
+        }
+        signer.key.verify_ed25519ph(digest, sig)
+    } else {
+        signer.key.verify_prehashed(alg, digest, sig)
+    };
+    verified.map_err(|e| EntryError::Invalid(format!("signature does not verify: {e}")))
 }
 
 fn hashedrekord_v001(spec: HashedRekordV001) -> Result<Prepared, EntryError> {
     let alg = hash_algorithm(&spec.data.hash.algorithm)?;
     let digest = decode_hex_digest(alg, &spec.data.hash.value)?;
     let signer = Signer::from_pem(&spec.signature.public_key.content)?;
-    signs_digests(&signer)?;
-    if spec.signature.content.is_empty() {
-        return invalid("empty signature");
-    }
-    signer
-        .key
-        .verify_prehashed(alg, &digest, &spec.signature.content)
-        .map_err(|e| EntryError::Invalid(format!("signature does not verify: {e}")))?;
+    verify_digest_signature(&signer, alg, &digest, &spec.signature.content)?;
     let mut keys = vec![digest_index(
         &spec.data.hash.algorithm,
         &spec.data.hash.value,
@@ -558,15 +562,21 @@ fn hashedrekord_v002(req: HashedRekordRequestV002) -> Result<Prepared, EntryErro
     if req.digest.len() != 32 {
         return invalid("digest must be a 32-byte SHA-256");
     }
-    if req.signature.content.is_empty() {
-        return invalid("empty signature");
-    }
     let signer = signer_from_v2(&req.signature.verifier)?;
-    signs_digests(&signer)?;
-    signer
-        .key
-        .verify_prehashed(HashAlgorithm::Sha256, &req.digest, &req.signature.content)
-        .map_err(|e| EntryError::Invalid(format!("signature does not verify: {e}")))?;
+    if signer.key.kind() == KeyKind::Ed25519 {
+        // Ed25519ph is over SHA-512; this endpoint takes SHA-256 digests.
+        return invalid(
+            "Ed25519 keys sign hashedrekord digests as Ed25519ph over SHA-512, which this \
+             log takes through /api/v1/log/entries (hashedrekord 0.0.1) only; use that, or \
+             a dsse entry",
+        );
+    }
+    verify_digest_signature(
+        &signer,
+        HashAlgorithm::Sha256,
+        &req.digest,
+        &req.signature.content,
+    )?;
     let mut keys = vec![digest_index(
         "sha256",
         &signet_model::encoding::encode_hex(&req.digest.0),

@@ -338,22 +338,33 @@ async fn duplicates_and_bad_input_store_nothing() {
         ),
         (vec![b' '; 20 * 1024], 413),
     ];
-    // An Ed25519 key cannot sign a hashedrekord digest: refused, saying so.
-    let ed = signet_tlog::NoteSigner::from_pkcs8_der(
-        "ed",
-        &signet_tlog::generate_pkcs8(SignerKind::Ed25519).unwrap(),
-    )
-    .unwrap();
+    // An Ed25519 key signs hashedrekord digests as Ed25519ph over SHA-512:
+    // over SHA-256 it is refused saying so, and a pure Ed25519 signature
+    // of a SHA-512 digest does not verify as Ed25519ph.
+    let ed_seed = [9u8; 32];
+    let ed_digest = signet_crypto::sha512(b"ed");
+    let (_, ed_raw) = signet_crypto::sign_ed25519ph(&ed_seed, &ed_digest);
+    let ed_pem = pem_lf(
+        "PUBLIC KEY",
+        PublicKey::from_raw_ed25519(&ed_raw).unwrap().spki_der(),
+    );
     let mut ed_entry = bad_sig.clone();
     ed_entry["spec"]["data"]["hash"]["value"] = json!(signet_model::encoding::encode_hex(
         signet_crypto::sha256(b"ed")
     ));
+    let pure = aws_lc_rs::signature::Ed25519KeyPair::from_seed_unchecked(&ed_seed)
+        .unwrap()
+        .sign(&ed_digest);
     ed_entry["spec"]["signature"] = json!({
-        "content": encode_base64(&ed.sign(b"ed").unwrap()),
-        "publicKey": {"content": encode_base64(pem_lf("PUBLIC KEY", ed.public_key().spki_der()).as_bytes())}
+        "content": encode_base64(pure.as_ref()),
+        "publicKey": {"content": encode_base64(ed_pem.as_bytes())}
     });
+    let mut pure_sha512 = ed_entry.clone();
+    pure_sha512["spec"]["data"]["hash"] =
+        json!({"algorithm": "sha512", "value": signet_model::encoding::encode_hex(ed_digest)});
     let mut cases = cases;
     cases.push((serde_json::to_vec(&ed_entry).unwrap(), 400));
+    cases.push((serde_json::to_vec(&pure_sha512).unwrap(), 400));
     let refused = cases.len();
     for (body, status) in cases {
         let r = http(log.addr, "POST", "/api/v1/log/entries", Some(&body)).await;
@@ -369,7 +380,7 @@ async fn duplicates_and_bad_input_store_nothing() {
     .await;
     let message = r.json()["message"].as_str().unwrap().to_string();
     assert!(
-        message.contains("Ed25519") && message.contains("dsse"),
+        message.contains("Ed25519ph") && message.contains("SHA-512"),
         "{message}"
     );
     assert_eq!(size(&log).await, 2);
@@ -556,6 +567,70 @@ async fn state_survives_restart_and_tiles_match_the_tree() {
         http(log.addr, "GET", "/tile/0/x000/001", None).await.status,
         404
     );
+    log.stop().await.unwrap();
+}
+
+/// Rekor reads an Ed25519 key in hashedrekord 0.0.1 as Ed25519ph over a
+/// SHA-512 digest; so does this log, and the entry it answers verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashedrekord_with_an_ed25519ph_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = serve(dir.path(), SignerKind::EcdsaP256).await;
+    let trust = trust(&log);
+    let digest = signet_crypto::sha512(b"an artifact signed with Ed25519ph");
+    let (sig, raw) = signet_crypto::sign_ed25519ph(&[3u8; 32], &digest);
+    let pem = pem_lf(
+        "PUBLIC KEY",
+        PublicKey::from_raw_ed25519(&raw).unwrap().spki_der(),
+    );
+    let req = serde_json::to_vec(&json!({
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha512", "value": signet_model::encoding::encode_hex(digest)}},
+            "signature": {
+                "content": encode_base64(&sig),
+                "publicKey": {"content": encode_base64(pem.as_bytes())}
+            }
+        }
+    }))
+    .unwrap();
+    let r = http(log.addr, "POST", "/api/v1/log/entries", Some(&req)).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let (_, entry) = tlog_entry(&r.json());
+    let entry: signet_model::bundle::TransparencyLogEntry = serde_json::from_value(entry).unwrap();
+    signet_verify::tlog::verify_entry(&entry, &trust, i64::MAX / 2).unwrap();
+    let body: Value = serde_json::from_slice(&entry.canonicalized_body).unwrap();
+    assert_eq!(body["spec"]["data"]["hash"]["algorithm"], "sha512");
+    assert_eq!(
+        body["spec"]["signature"]["publicKey"]["content"],
+        encode_base64(pem.as_bytes())
+    );
+    assert_eq!(
+        http(log.addr, "POST", "/api/v1/log/entries", Some(&req))
+            .await
+            .status,
+        409
+    );
+
+    // The same signature over another digest does not verify.
+    let mut other: Value = serde_json::from_slice(&req).unwrap();
+    other["spec"]["data"]["hash"]["value"] = json!(signet_model::encoding::encode_hex(
+        signet_crypto::sha512(b"other")
+    ));
+    let r = http(
+        log.addr,
+        "POST",
+        "/api/v1/log/entries",
+        Some(&serde_json::to_vec(&other).unwrap()),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("does not verify"));
+    assert_eq!(size(&log).await, 1);
     log.stop().await.unwrap();
 }
 

@@ -15,12 +15,6 @@ use signet_crypto::{KeyKind, PublicKey, SignatureScheme};
 
 use crate::note::{is_valid_key_name, Note, NoteError};
 
-/// The DER prefix of every Ed25519 SubjectPublicKeyInfo (RFC 8410): the key
-/// is the 32 bytes that follow.
-const ED25519_SPKI_PREFIX: [u8; 12] = [
-    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-];
-
 /// C2SP signed-note signature type for Ed25519.
 const TYPE_ED25519: u8 = 0x01;
 /// C2SP tlog-cosignature signature type for timestamped Ed25519 cosignatures.
@@ -29,15 +23,8 @@ const TYPE_COSIGNATURE_V1: u8 = 0x04;
 /// The raw 32-byte Ed25519 key inside `key`'s SPKI, or an error if `key` is
 /// not Ed25519.
 fn raw_ed25519(key: &PublicKey) -> Result<[u8; 32], NoteError> {
-    if key.kind() != KeyKind::Ed25519 {
-        return Err(NoteError::UnsupportedKey("an Ed25519 key is required"));
-    }
-    key.spki_der()
-        .strip_prefix(&ED25519_SPKI_PREFIX[..])
-        .and_then(|raw| <[u8; 32]>::try_from(raw).ok())
-        .ok_or(NoteError::UnsupportedKey(
-            "Ed25519 SPKI is not in RFC 8410 form",
-        ))
+    key.raw_ed25519()
+        .ok_or(NoteError::UnsupportedKey("an Ed25519 key is required"))
 }
 
 /// `SHA-256(name || "\n" || sig_type || key)[:4]`, the C2SP key ID.

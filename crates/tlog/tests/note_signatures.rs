@@ -9,10 +9,6 @@ use base64::Engine as _;
 use signet_crypto::PublicKey;
 use signet_tlog::{Checkpoint, CosignatureVerifier, Note, NoteError, NoteSignature, NoteVerifier};
 
-const ED25519_SPKI_PREFIX: [u8; 12] = [
-    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-];
-
 /// Splits a C2SP verifier key `name+hexhint+base64(type || key)` into its
 /// name, hint, type byte, and an Ed25519 SPKI public key.
 fn vkey(s: &str) -> (String, [u8; 4], u8, PublicKey) {
@@ -22,9 +18,7 @@ fn vkey(s: &str) -> (String, [u8; 4], u8, PublicKey) {
     let hint: [u8; 4] = hex::decode(hint_hex).unwrap().try_into().unwrap();
     let raw = STANDARD.decode(parts.next().unwrap()).unwrap();
     let (ty, key) = raw.split_first().unwrap();
-    let mut spki = ED25519_SPKI_PREFIX.to_vec();
-    spki.extend_from_slice(key);
-    (name, hint, *ty, PublicKey::from_spki_der(&spki).unwrap())
+    (name, hint, *ty, PublicKey::from_raw_ed25519(key).unwrap())
 }
 
 /// The example of golang.org/x/mod/sumdb/note (note.go package doc and

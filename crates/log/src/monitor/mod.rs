@@ -54,11 +54,6 @@ pub const MAX_COSIGNATURE_SKEW: u64 = 600;
 /// Webhook delivery attempts per alert.
 const WEBHOOK_ATTEMPTS: u32 = 3;
 
-/// The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410).
-const ED25519_SPKI_PREFIX: [u8; 12] = [
-    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-];
-
 pub(crate) fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -279,9 +274,7 @@ fn vkey(name: &str, text: &str) -> Result<PublicKey, MonitorError> {
     if key.len() != 32 {
         return Err(bad("vkey key is not 32 bytes"));
     }
-    let mut spki = ED25519_SPKI_PREFIX.to_vec();
-    spki.extend_from_slice(key);
-    let public = PublicKey::from_spki_der(&spki).map_err(|_| bad("invalid Ed25519 key"))?;
+    let public = PublicKey::from_raw_ed25519(key).map_err(|_| bad("invalid Ed25519 key"))?;
     let expected = CosignatureVerifier::new(name, public.clone())
         .map_err(|e| bad(&e.to_string()))?
         .key_hint();
@@ -784,9 +777,8 @@ mod tests {
         let raw = aws_lc_rs::signature::KeyPair::public_key(&pair)
             .as_ref()
             .to_vec();
-        let mut key_spki = ED25519_SPKI_PREFIX.to_vec();
-        key_spki.extend_from_slice(&raw);
-        let pem_text = crate::entry::pem_lf("PUBLIC KEY", &key_spki);
+        let key = PublicKey::from_raw_ed25519(&raw).unwrap();
+        let pem_text = crate::entry::pem_lf("PUBLIC KEY", key.spki_der());
         p.require_witness("w.example/1", &pem_text).unwrap();
         let mut data = vec![0x04];
         data.extend_from_slice(&raw);
