@@ -570,6 +570,53 @@ async fn state_survives_restart_and_tiles_match_the_tree() {
     log.stop().await.unwrap();
 }
 
+/// Proof reads between batches: each read takes the right-edge tiles of
+/// its head, which the read path caches and which the next batch widens;
+/// every entry's proof must verify against every later head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proofs_read_between_batches_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = serve(dir.path(), SignerKind::EcdsaP256).await;
+    let trust = trust(&log);
+    let key = Key::new();
+    // 300 entries cross a level-0 tile boundary (256).
+    let mut appended = 0u64;
+    for round in 0..6u64 {
+        let count = if round == 3 { 250 } else { 10 };
+        let mut tasks = Vec::new();
+        for i in 0..count {
+            let req = hashedrekord(&key, format!("entry {round}/{i}").as_bytes(), &key.pem());
+            let addr = log.addr;
+            tasks.push(tokio::spawn(async move {
+                http(addr, "POST", "/api/v1/log/entries", Some(&req))
+                    .await
+                    .status
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), 201);
+        }
+        appended += count;
+        for index in [0, appended / 2, appended - 1] {
+            let r = http(
+                log.addr,
+                "GET",
+                &format!("/api/v1/log/entries?logIndex={index}"),
+                None,
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            let (_, entry) = tlog_entry(&r.json());
+            let entry: signet_model::bundle::TransparencyLogEntry =
+                serde_json::from_value(entry).unwrap();
+            let proof = entry.inclusion_proof.as_ref().unwrap();
+            assert_eq!(proof.tree_size.0, appended);
+            signet_verify::tlog::verify_entry(&entry, &trust, i64::MAX / 2).unwrap();
+        }
+    }
+    log.stop().await.unwrap();
+}
+
 /// Rekor reads an Ed25519 key in hashedrekord 0.0.1 as Ed25519ph over a
 /// SHA-512 digest; so does this log, and the entry it answers verifies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

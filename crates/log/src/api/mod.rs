@@ -19,10 +19,9 @@ use crate::entry::EntryError;
 use crate::metrics::LogMetrics;
 use crate::sequencer::{SequencerError, SequencerHandle, TreeHead};
 use crate::storage::{Storage, StorageError, StoredEntry};
-use crate::tiles::TILE_WIDTH;
 use crate::tree::{Plan, TileKey, TreeError};
 
-/// Full tiles kept in memory for proofs (8 KiB each: at most 32 MiB).
+/// Tiles kept in memory for proofs (8 KiB each: at most 32 MiB).
 const TILE_CACHE_TILES: usize = 4096;
 
 /// An error answered as Rekor's `{"code": N, "message": "..."}`.
@@ -138,39 +137,48 @@ impl LogContext {
         self.sequencer.head()
     }
 
-    /// A tile of the committed tree; full tiles come from the cache.
-    async fn tile(&self, key: TileKey) -> Result<Option<Arc<Vec<Hash>>>, ApiError> {
+    /// A tile of the committed tree at least `min_width` wide. Hashes
+    /// below a tile's width never change as it grows, so the widest copy
+    /// seen serves every read that needs no more: full tiles, and the
+    /// right-edge partial tiles until the next batch widens them.
+    async fn tile(&self, key: TileKey, min_width: usize) -> Result<Arc<Vec<Hash>>, ApiError> {
         if let Some(t) = self
             .tile_cache
             .lock()
             .ok()
-            .and_then(|c| c.get(&key).cloned())
+            .and_then(|c| c.get(&key).filter(|t| t.len() >= min_width).cloned())
         {
-            return Ok(Some(t));
+            return Ok(t);
         }
-        let Some(tile) = self.storage.tile(key).await? else {
-            return Ok(None);
+        let tile = match self.storage.tile(key).await? {
+            Some(t) if t.len() >= min_width => Arc::new(t),
+            found => {
+                let width = found.map_or(0, |t| t.len());
+                return Err(StorageError::Corrupt(format!(
+                    "tile {}/{} is {width} wide, a committed tree needs {min_width}",
+                    key.0, key.1
+                ))
+                .into());
+            }
         };
-        let tile = Arc::new(tile);
-        if tile.len() as u64 == TILE_WIDTH {
-            if let Ok(mut cache) = self.tile_cache.lock() {
-                // Bounded and boring: start over when full.
-                if cache.len() >= TILE_CACHE_TILES {
-                    cache.clear();
-                }
+        if let Ok(mut cache) = self.tile_cache.lock() {
+            // Bounded and boring: start over when full.
+            if cache.len() >= TILE_CACHE_TILES {
+                cache.clear();
+            }
+            let wider = cache.get(&key).is_none_or(|t| t.len() < tile.len());
+            if wider {
                 cache.insert(key, tile.clone());
             }
         }
-        Ok(Some(tile))
+        Ok(tile)
     }
 
     /// The hashes of `plan`, from stored tiles.
     pub async fn hashes(&self, plan: &Plan) -> Result<Vec<Hash>, ApiError> {
         let mut tiles: HashMap<TileKey, Arc<Vec<Hash>>> = HashMap::new();
-        for key in plan.tiles().into_keys() {
-            if let Some(t) = self.tile(key).await? {
-                tiles.insert(key, t);
-            }
+        for (key, min_width) in plan.tiles() {
+            tiles.insert(key, self.tile(key, min_width).await?);
         }
         Ok(plan.resolve(|k| tiles.get(&k).map(|t| t.as_slice()))?)
     }
