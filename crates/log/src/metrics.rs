@@ -27,6 +27,9 @@ pub struct LogMetrics {
     /// `result` = `committed` | `failed`: batches, and their entries.
     pub batches: CounterVec,
     pub entries: CounterVec,
+    /// Checked submissions by `kind`, `version` and `outcome` = `logged` |
+    /// `duplicate` (refused ones are 4xx in `requests`).
+    pub submissions: CounterVec,
 }
 
 impl std::fmt::Debug for LogMetrics {
@@ -44,8 +47,9 @@ impl LogMetrics {
         self.entries.add(&result, entries as u64);
     }
 
-    /// The Prometheus text exposition, with the tree size of `head_size`.
-    pub fn render(&self, head_size: u64, sequencing: bool) -> String {
+    /// The Prometheus text exposition, with the tree size of `head_size`
+    /// and the sequencer's queue.
+    pub fn render(&self, head_size: u64, sequencing: bool, queue_depth: usize) -> String {
         let mut out = String::new();
         self.requests.render(
             &mut out,
@@ -74,6 +78,17 @@ impl LogMetrics {
             "signet_log_entries_total",
             "New entries in committed or failed batches.",
             "counter",
+        );
+        self.submissions.render(
+            &mut out,
+            "signet_log_submissions_total",
+            "Checked submissions by entry kind and version: logged, or a duplicate of an entry.",
+            "counter",
+        );
+        let _ = writeln!(
+            out,
+            "# HELP signet_log_queue_depth Submissions waiting for the sequencer.\n\
+             # TYPE signet_log_queue_depth gauge\nsignet_log_queue_depth {queue_depth}"
         );
         let _ = writeln!(
             out,
@@ -116,8 +131,11 @@ pub async fn track(State(ctx): State<Ctx>, request: Request, next: Next) -> Resp
 pub async fn serve(State(ctx): State<Ctx>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        ctx.metrics
-            .render(ctx.head().size, ctx.sequencer.is_active()),
+        ctx.metrics.render(
+            ctx.head().size,
+            ctx.sequencer.is_active(),
+            ctx.sequencer.queue_depth(),
+        ),
     )
         .into_response()
 }

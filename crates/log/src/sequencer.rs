@@ -164,6 +164,12 @@ impl SequencerHandle {
         self.head.borrow().clone()
     }
 
+    /// Submissions waiting for the sequencer (0 on standby).
+    pub fn queue_depth(&self) -> usize {
+        self.sender()
+            .map_or(0, |t| t.max_capacity().saturating_sub(t.capacity()))
+    }
+
     /// Whether a sequencer runs behind this handle.
     pub fn is_active(&self) -> bool {
         self.sender().is_some_and(|t| !t.is_closed())
@@ -719,6 +725,30 @@ mod tests {
             Ok(Outcome::Logged(l)) => Some(l.index),
             _ => None,
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn submissions_queue_while_two_batches_are_in_flight() {
+        let dir = tempfile::tempdir().unwrap();
+        let (seq, _storage, _task, _) = start_slow(dir.path()).await;
+        assert_eq!(seq.queue_depth(), 0);
+        let mut tasks = Vec::new();
+        // Entry 1 is batch 1 (committing), entry 2 batch 2 (waiting on
+        // it); the sequencer takes no more until batch 1 is durable.
+        for n in 1..=5u8 {
+            let seq = seq.clone();
+            tasks.push(tokio::spawn(async move { seq.submit(entry(n)).await }));
+            if n <= 2 {
+                tokio::time::sleep(COMMIT_DELAY / 5).await;
+            }
+        }
+        tokio::time::sleep(COMMIT_DELAY / 10).await;
+        assert_eq!(seq.queue_depth(), 3);
+        for t in tasks {
+            assert!(logged_index(&t.await.unwrap()).is_some());
+        }
+        assert_eq!(seq.queue_depth(), 0);
+        assert_eq!(seq.head().size, 5);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

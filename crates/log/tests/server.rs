@@ -417,6 +417,13 @@ async fn duplicates_and_bad_input_store_nothing() {
     assert!(!text.contains("result=\"failed\""), "{text}");
     assert!(text.contains("signet_log_tree_size 2\n"), "{text}");
     assert!(text.contains("signet_log_sequencer_active 1\n"), "{text}");
+    assert!(text.contains("signet_log_queue_depth 0\n"), "{text}");
+    let kind = r#"kind="hashedrekord",version="0.0.1""#;
+    for (outcome, count) in [("logged", 2), ("duplicate", 8)] {
+        let line =
+            format!("signet_log_submissions_total{{{kind},outcome=\"{outcome}\"}} {count}\n");
+        assert!(text.contains(&line), "{line} in {text}");
+    }
     let r = http(
         log.addr,
         "GET",

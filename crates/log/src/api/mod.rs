@@ -15,9 +15,9 @@ use axum::Json;
 use signet_tlog::merkle::Hash;
 use signet_tlog::NoteSigner;
 
-use crate::entry::EntryError;
+use crate::entry::{EntryError, Prepared};
 use crate::metrics::LogMetrics;
-use crate::sequencer::{SequencerError, SequencerHandle, TreeHead};
+use crate::sequencer::{Outcome, SequencerError, SequencerHandle, TreeHead};
 use crate::storage::{Storage, StorageError, StoredEntry};
 use crate::tree::{Plan, TileKey, TreeError};
 
@@ -135,6 +135,23 @@ impl LogContext {
 
     pub fn head(&self) -> TreeHead {
         self.sequencer.head()
+    }
+
+    /// Hands a checked entry to the sequencer, counting it by kind.
+    pub async fn submit(&self, entry: Prepared) -> Result<Outcome, ApiError> {
+        let kind = entry.body.kind();
+        let version = entry.body.version();
+        let outcome = self.sequencer.submit(entry).await?;
+        let outcome_label = match outcome {
+            Outcome::Logged(_) => "logged",
+            Outcome::Duplicate { .. } => "duplicate",
+        };
+        self.metrics.submissions.inc(&[
+            ("kind", kind),
+            ("version", version),
+            ("outcome", outcome_label),
+        ]);
+        Ok(outcome)
     }
 
     /// A tile of the committed tree at least `min_width` wide. Hashes

@@ -157,7 +157,7 @@ async fn create(
     let canonical_body = prepared.canonical.clone();
     let mut headers = HeaderMap::new();
     headers.insert(header::LOCATION, location(&leaf));
-    match ctx.sequencer.submit(prepared).await? {
+    match ctx.submit(prepared).await? {
         Outcome::Logged(l) => {
             let value = log_entry(
                 &ctx,

@@ -63,7 +63,7 @@ async fn create(
     let prepared = prepare_v2(&body)?;
     let entry_body = prepared.body.clone();
     let canonical = prepared.canonical.clone();
-    match ctx.sequencer.submit(prepared).await? {
+    match ctx.submit(prepared).await? {
         Outcome::Logged(l) => Ok((
             StatusCode::CREATED,
             Json(tlog_entry(
