@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use signet_log::{Config, DEFAULT_MAX_BODY};
 
+mod fsck;
 mod monitor;
 
 #[derive(Subcommand)]
@@ -19,6 +20,12 @@ pub enum LogCommand {
     /// Exit codes: 0 nothing found, 1 log unreachable, 2 bad arguments,
     /// 3 watched identity/key appeared, 4 inconsistent or unverifiable log.
     Monitor(monitor::MonitorArgs),
+    /// Check a whole log over its C2SP tiles: rebuild the tree from every
+    /// entry, compare every hash tile the log serves and the signed
+    /// checkpoint's root, and check each body is a canonical entry.
+    /// Exit codes: 0 clean, 1 log unreachable, 2 bad arguments, 4 problems
+    /// found (listed) or unacceptable checkpoint.
+    Fsck(fsck::FsckArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -91,6 +98,7 @@ pub fn run(cmd: LogCommand) -> ExitCode {
     match cmd {
         LogCommand::Serve(args) => serve(args),
         LogCommand::Monitor(args) => monitor::run(args),
+        LogCommand::Fsck(args) => fsck::run(args),
     }
 }
 

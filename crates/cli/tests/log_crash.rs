@@ -226,6 +226,25 @@ fn check_included(addr: SocketAddr, cp: &Checkpoint, (leaf, index): &Ack) {
         .expect("inclusion proof against the checkpoint");
 }
 
+/// `signet log fsck` over the restarted log: every stored tile rebuilt
+/// from the stored entries, and the root the signed checkpoint's.
+fn fsck_is_clean(addr: SocketAddr, log_key_pem: &std::path::Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_signet"))
+        .args(["log", "fsck", &format!("http://{addr}"), "--origin", ORIGIN])
+        .arg("--log-key")
+        .arg(log_key_pem)
+        .output()
+        .expect("run signet log fsck");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains(", 0 problems"),
+        "fsck: {}\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    print!("{stdout}");
+}
+
 #[test]
 fn acknowledged_entries_survive_sigkill() {
     let started = Instant::now();
@@ -253,6 +272,8 @@ fn acknowledged_entries_survive_sigkill() {
     let mut server = Server::start(dir.path());
     let log_key = http(server.addr, "GET", "/api/v1/log/publicKey", b"").unwrap();
     let log_key = PublicKey::from_pem(std::str::from_utf8(&log_key.body).unwrap()).unwrap();
+    let log_key_pem = dir.path().join("log-key.pem");
+    std::fs::write(&log_key_pem, log_key.to_pem()).unwrap();
     let verifier = NoteVerifier::rekor_ecdsa(ORIGIN, log_key).unwrap();
     let (mut previous, _) = checkpoint(server.addr, &verifier);
     let mut all_acks: Vec<Ack> = Vec::new();
@@ -319,6 +340,7 @@ fn acknowledged_entries_survive_sigkill() {
         for ack in &acks {
             check_included(server.addr, &cp, ack);
         }
+        fsck_is_clean(server.addr, &log_key_pem);
         println!(
             "round {round}: {} acknowledged, tree {} -> {}",
             acks.len(),

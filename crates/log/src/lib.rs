@@ -19,6 +19,7 @@
 
 pub mod api;
 pub mod entry;
+pub mod fsck;
 pub mod keys;
 pub mod metrics;
 pub mod monitor;

@@ -370,6 +370,12 @@ impl EdgeTiles {
         Ok(())
     }
 
+    /// A tile held here: the right edge, or one completed since the last
+    /// [`EdgeTiles::take_changed`].
+    pub fn tile(&self, key: TileKey) -> Option<&[Hash]> {
+        self.tiles.get(&key).map(Vec::as_slice)
+    }
+
     /// The root of the current tree.
     pub fn root(&self) -> Result<Hash, TreeError> {
         root_from_tiles(self.size, |k| self.tiles.get(&k).map(Vec::as_slice))

@@ -696,3 +696,83 @@ async fn v1_entries_proven_against_a_newer_tree() {
     assert_eq!((r.exit_code(), r.size, r.scanned), (EXIT_OK, 8, 3));
     log.stop().await.unwrap();
 }
+
+// ----- fsck ------------------------------------------------------------------
+
+fn fsck_config(log: &RunningLog, policy: LogPolicy) -> signet_log::fsck::FsckConfig {
+    signet_log::fsck::FsckConfig {
+        url: url(log),
+        policy,
+        timeout: Duration::from_secs(10),
+        concurrency: 4,
+    }
+}
+
+/// Overwrites a stored row behind the running log (SQLite, WAL mode: the
+/// log's readers see it at their next read).
+fn tamper(dir: &Path, sql: &str, params: impl rusqlite::Params) {
+    let db = rusqlite::Connection::open(dir.join("log.db")).unwrap();
+    assert_eq!(db.execute(sql, params).unwrap(), 1, "{sql}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fsck_rebuilds_the_tree_and_finds_what_was_tampered_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = serve(dir.path(), None, "fsck.example", &[]).await;
+    // Two full level-0 tiles and a partial one; a partial level-1 tile.
+    grow_fast(&log, 600, "fsck").await;
+    let config = fsck_config(&log, policy(&log));
+    let report = signet_log::fsck::fsck(&config).await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    assert_eq!((report.size, report.entries, report.tiles), (600, 600, 4));
+
+    // A checkpoint under another key is refused outright.
+    let other = signet_tlog::NoteSigner::from_pkcs8_der(
+        "fsck.example",
+        &generate_pkcs8(SignerKind::EcdsaP256).unwrap(),
+    )
+    .unwrap();
+    let wrong = LogPolicy::from_key_pem(&other.public_key().to_pem(), "fsck.example").unwrap();
+    let err = signet_log::fsck::fsck(&fsck_config(&log, wrong))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, signet_log::fsck::FsckError::Checkpoint(_)),
+        "{err}"
+    );
+
+    // A stored level-1 hash that is not the root of its level-0 tile.
+    tamper(
+        dir.path(),
+        "UPDATE tiles SET hashes = CAST(zeroblob(32) || substr(hashes, 33) AS BLOB) WHERE level = 1 AND idx = 0",
+        [],
+    );
+    let report = signet_log::fsck::fsck(&config).await.unwrap();
+    assert_eq!(
+        report.problems,
+        ["tile 1/0: hash 0 is not the one rebuilt from the entries"]
+    );
+
+    // An entry body changed under the tree: its leaf no longer matches the
+    // stored level-0 tile, the rebuilt root is not the signed one, and the
+    // body is not a canonical entry.
+    tamper(
+        dir.path(),
+        "UPDATE entries SET body = CAST('{\"kind\": \"hashedrekord\"}' AS BLOB) WHERE idx = 300",
+        [],
+    );
+    let report = signet_log::fsck::fsck(&config).await.unwrap();
+    let problems = report.problems.join("\n");
+    assert_eq!(report.problem_count, 4, "{problems}");
+    assert!(problems.contains("entry 300: body"), "{problems}");
+    assert!(
+        problems.contains("tile 0/1: hash 44 is not the one rebuilt"),
+        "{problems}"
+    );
+    assert!(problems.contains("tile 1/0: hash 0"), "{problems}");
+    assert!(
+        problems.contains("is not the signed checkpoint's root"),
+        "{problems}"
+    );
+    log.stop().await.unwrap();
+}

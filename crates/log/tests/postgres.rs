@@ -342,5 +342,22 @@ async fn two_replicas_share_one_tree_and_fail_over() {
     let (_, e) = tlog_entry(&r.json());
     assert_eq!(e["logIndex"], "120");
     check_consistent(&follower, &note).await;
+    // The tree both sequencers wrote, rebuilt from its entries, is the
+    // tree the database holds and the checkpoint signs.
+    let policy = signet_log::monitor::LogPolicy::from_key_pem(
+        &follower.context.signer.public_key().to_pem(),
+        follower.context.signer.name(),
+    )
+    .unwrap();
+    let report = signet_log::fsck::fsck(&signet_log::fsck::FsckConfig {
+        url: format!("http://{}", follower.addr),
+        policy,
+        timeout: Duration::from_secs(10),
+        concurrency: 4,
+    })
+    .await
+    .unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    assert_eq!(report.entries, 121);
     follower.stop().await.unwrap();
 }

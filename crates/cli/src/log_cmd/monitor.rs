@@ -17,15 +17,8 @@ use signet_log::monitor::{
 pub struct MonitorArgs {
     /// The log's base URL (`signet log serve`, or any Rekor v1).
     url: String,
-    /// trusted_root.json naming the log (its `baseUrl` must be URL).
-    #[arg(long, conflicts_with = "log_key")]
-    trusted_root: Option<PathBuf>,
-    /// The log's PEM public key (instead of --trusted-root).
-    #[arg(long)]
-    log_key: Option<PathBuf>,
-    /// Checkpoint key name (origin); default: URL without its scheme.
-    #[arg(long)]
-    origin: Option<String>,
+    #[command(flatten)]
+    key: LogKeyArgs,
     /// State file; default: ~/.local/state/signet/monitor/<origin>.json.
     #[arg(long)]
     state: Option<PathBuf>,
@@ -40,10 +33,6 @@ pub struct MonitorArgs {
     /// Read the C2SP tiles (`/checkpoint`, `/tile/...`) instead of Rekor v1.
     #[arg(long)]
     tiles: bool,
-    /// NAME=KEYFILE: every checkpoint must carry a valid cosignature from
-    /// this witness (Ed25519 PEM public key or C2SP vkey). Repeatable.
-    #[arg(long = "require-witness", value_name = "NAME=KEYFILE")]
-    require_witness: Vec<String>,
     /// Alert when a certificate SAN matches this regular expression
     /// (unanchored). Repeatable.
     #[arg(long = "watch-identity", value_name = "REGEX")]
@@ -67,6 +56,55 @@ pub struct MonitorArgs {
     timeout: Duration,
 }
 
+/// Which log's checkpoints to accept: its key and the witnesses that must
+/// cosign (shared by `log monitor` and `log fsck`).
+#[derive(Args)]
+pub struct LogKeyArgs {
+    /// trusted_root.json naming the log (its `baseUrl` must be URL).
+    #[arg(long, conflicts_with = "log_key")]
+    trusted_root: Option<PathBuf>,
+    /// The log's PEM public key (instead of --trusted-root).
+    #[arg(long)]
+    log_key: Option<PathBuf>,
+    /// Checkpoint key name (origin); default: URL without its scheme.
+    #[arg(long)]
+    origin: Option<String>,
+    /// NAME=KEYFILE: every checkpoint must carry a valid cosignature from
+    /// this witness (Ed25519 PEM public key or C2SP vkey). Repeatable.
+    #[arg(long = "require-witness", value_name = "NAME=KEYFILE")]
+    require_witness: Vec<String>,
+}
+
+impl LogKeyArgs {
+    /// The checkpoint policy for the log at `url`.
+    pub fn policy(&self, url: &str) -> Result<LogPolicy, String> {
+        let mut policy = match (&self.trusted_root, &self.log_key) {
+            (Some(root), None) => {
+                let json = std::fs::read(root).map_err(|e| format!("{}: {e}", root.display()))?;
+                LogPolicy::from_trusted_root(&json, url, self.origin.as_deref())
+            }
+            (None, Some(key)) => {
+                let origin = self
+                    .origin
+                    .clone()
+                    .unwrap_or_else(|| signet_log::origin_of(url));
+                LogPolicy::from_key_pem(&read(key)?, &origin)
+            }
+            _ => return Err("one of --trusted-root and --log-key is required".into()),
+        }
+        .map_err(|e| e.to_string())?;
+        for spec in &self.require_witness {
+            let (name, file) = spec
+                .split_once('=')
+                .ok_or_else(|| format!("--require-witness {spec:?}: expected NAME=KEYFILE"))?;
+            policy
+                .require_witness(name, &read(&PathBuf::from(file))?)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(policy)
+    }
+}
+
 fn usage(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("signet: log monitor: {msg}");
     ExitCode::from(EXIT_USAGE)
@@ -77,29 +115,7 @@ fn read(path: &PathBuf) -> Result<String, String> {
 }
 
 fn config(args: &MonitorArgs) -> Result<MonitorConfig, String> {
-    let mut policy = match (&args.trusted_root, &args.log_key) {
-        (Some(root), None) => {
-            let json = std::fs::read(root).map_err(|e| format!("{}: {e}", root.display()))?;
-            LogPolicy::from_trusted_root(&json, &args.url, args.origin.as_deref())
-        }
-        (None, Some(key)) => {
-            let origin = args
-                .origin
-                .clone()
-                .unwrap_or_else(|| signet_log::origin_of(&args.url));
-            LogPolicy::from_key_pem(&read(key)?, &origin)
-        }
-        _ => return Err("one of --trusted-root and --log-key is required".into()),
-    }
-    .map_err(|e| e.to_string())?;
-    for spec in &args.require_witness {
-        let (name, file) = spec
-            .split_once('=')
-            .ok_or_else(|| format!("--require-witness {spec:?}: expected NAME=KEYFILE"))?;
-        policy
-            .require_witness(name, &read(&PathBuf::from(file))?)
-            .map_err(|e| e.to_string())?;
-    }
+    let policy = args.key.policy(&args.url)?;
     let mut keys = Vec::new();
     for path in &args.watch_key {
         keys.push((path.display().to_string(), read(path)?));

@@ -33,9 +33,9 @@ const MAX_ENTRY_RESPONSE_BYTES: usize = 1 << 20;
 /// Most hashes in a proof (a tree of 2^64 leaves needs fewer).
 const MAX_PROOF_HASHES: usize = 130;
 /// Largest hash tile.
-const MAX_TILE_BYTES: usize = TILE_WIDTH as usize * 32;
+pub(crate) const MAX_TILE_BYTES: usize = TILE_WIDTH as usize * 32;
 /// Largest entry bundle.
-const MAX_BUNDLE_BYTES: usize = TILE_WIDTH as usize * (2 + MAX_ENTRY_BYTES);
+pub(crate) const MAX_BUNDLE_BYTES: usize = TILE_WIDTH as usize * (2 + MAX_ENTRY_BYTES);
 /// Most tiles fetched for one call (32 MiB of hashes).
 const MAX_TILES: usize = 4096;
 /// Most distinct tree sizes the inclusion proofs of one scan may use.
@@ -154,6 +154,34 @@ fn tile_width(size: u64, key: TileKey) -> usize {
     nodes.saturating_sub(start).min(TILE_WIDTH) as usize
 }
 
+/// Fetches a hash tile (`level`) or entry bundle (`None`) at `width`,
+/// falling back to the full tile (whose prefix it is) if the partial one is
+/// gone, as C2SP lets a log delete partial tiles once they are full.
+/// `None` if neither exists.
+pub(crate) async fn fetch_tile(
+    http: &Http,
+    base: &str,
+    level: Option<u8>,
+    index: u64,
+    width: usize,
+    max: usize,
+) -> Result<Option<Vec<u8>>, HttpError> {
+    let id = |w: usize| TileId {
+        level,
+        index,
+        width: w as u16,
+    };
+    let url = format!("{base}/{}", id(width).path());
+    if let Some(data) = http.get_opt(&url, max).await? {
+        return Ok(Some(data));
+    }
+    if width < TILE_WIDTH as usize {
+        let full = format!("{base}/{}", id(TILE_WIDTH as usize).path());
+        return http.get_opt(&full, max).await;
+    }
+    Ok(None)
+}
+
 /// Hash tiles of one tree size, fetched on demand.
 struct Tiles<'a> {
     http: &'a Http,
@@ -172,8 +200,6 @@ impl<'a> Tiles<'a> {
         }
     }
 
-    /// Fetches `path` at `width` (of `full` possible), falling back to the
-    /// full tile (whose prefix it is) if the partial one is gone.
     async fn fetch(
         &self,
         level: Option<u8>,
@@ -181,22 +207,20 @@ impl<'a> Tiles<'a> {
         width: usize,
         max: usize,
     ) -> Result<Vec<u8>, SourceError> {
-        let id = |w: usize| TileId {
-            level,
-            index,
-            width: w as u16,
-        };
-        let url = format!("{}/{}", self.base, id(width).path());
-        if let Some(data) = self.http.get_opt(&url, max).await? {
-            return Ok(data);
-        }
-        if width < TILE_WIDTH as usize {
-            let full = format!("{}/{}", self.base, id(TILE_WIDTH as usize).path());
-            if let Some(data) = self.http.get_opt(&full, max).await? {
-                return Ok(data);
-            }
-        }
-        Err(HttpError::Status { url, status: 404 }.into())
+        fetch_tile(self.http, self.base, level, index, width, max)
+            .await?
+            .ok_or_else(|| {
+                let id = TileId {
+                    level,
+                    index,
+                    width: width as u16,
+                };
+                HttpError::Status {
+                    url: format!("{}/{}", self.base, id.path()),
+                    status: 404,
+                }
+                .into()
+            })
     }
 
     async fn load(&mut self, keys: impl IntoIterator<Item = TileKey>) -> Result<(), SourceError> {
