@@ -33,7 +33,7 @@ fn counted(out: &str, label: &str, code: &str) -> (usize, usize) {
 }
 
 #[test]
-fn bench_log_appends_and_reads_every_entry() {
+fn bench_log_preloads_then_appends_and_reads_every_entry() {
     let dir = tempfile::tempdir().unwrap();
     let out = sig(
         dir.path(),
@@ -46,10 +46,13 @@ fn bench_log_appends_and_reads_every_entry() {
             "60",
             "--reads",
             "30",
+            "--preload",
+            "300",
         ],
     );
     let text = text(&out);
     assert!(out.status.success(), "{text}");
+    assert!(text.contains("preloaded 300 entries"), "{text}");
     assert_eq!(counted(&text, "appends:", "201"), (60, 0), "{text}");
     assert_eq!(counted(&text, "proof reads:", "200"), (30, 0), "{text}");
     assert!(text.contains("durable appends/s"), "{text}");
