@@ -71,12 +71,28 @@ pub enum FsckError {
     /// The log's checkpoint is not acceptable: exit 4.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+    /// fsck itself failed (a fetch task died): exit 1.
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// One entry bundle and its level-0 hash tile, as served (`None`: missing).
 struct Fetched {
     bundle: Option<Vec<u8>>,
     tile: Option<Vec<u8>>,
+}
+
+/// Fetches in flight, in bundle order; those left when fsck stops early
+/// are cancelled.
+#[derive(Default)]
+struct InFlight(VecDeque<tokio::task::JoinHandle<Result<Fetched, HttpError>>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 /// Compares a served hash tile with the rebuilt one.
@@ -140,27 +156,26 @@ pub async fn fsck(config: &FsckConfig) -> Result<FsckReport, FsckError> {
     };
     let bundles = size.div_ceil(TILE_WIDTH);
     let width_of = |b: u64| (size - b * TILE_WIDTH).min(TILE_WIDTH) as usize;
-    let mut in_flight: VecDeque<tokio::task::JoinHandle<Result<Fetched, HttpError>>> =
-        VecDeque::new();
+    let mut in_flight = InFlight::default();
     let mut next = 0u64;
     let mut edge = EdgeTiles::default();
     for b in 0..bundles {
-        while next < bundles && in_flight.len() < config.concurrency.max(1) {
+        while next < bundles && in_flight.0.len() < config.concurrency.max(1) {
             let (http, base, width) = (http.clone(), base.clone(), width_of(next));
             let index = next;
-            in_flight.push_back(tokio::spawn(async move {
+            in_flight.0.push_back(tokio::spawn(async move {
                 let bundle = fetch_tile(&http, &base, None, index, width, MAX_BUNDLE_BYTES).await?;
                 let tile = fetch_tile(&http, &base, Some(0), index, width, MAX_TILE_BYTES).await?;
                 Ok(Fetched { bundle, tile })
             }));
             next += 1;
         }
-        let Some(task) = in_flight.pop_front() else {
+        let Some(task) = in_flight.0.pop_front() else {
             break;
         };
         let fetched = task
             .await
-            .map_err(|e| FsckError::Checkpoint(format!("fetch task: {e}")))?
+            .map_err(|e| FsckError::Internal(format!("fetch task: {e}")))?
             .map_err(FsckError::Unreachable)?;
         let width = width_of(b);
         let start = b * TILE_WIDTH;

@@ -761,6 +761,27 @@ async fn v2_entries_with_an_ed25519_log() {
     )
     .await;
     assert_eq!(r.status, 400);
+
+    // An Ed25519 key (Ed25519ph is over SHA-512; v2 digests are SHA-256):
+    // refused, saying where it would be taken.
+    let (sig, raw) = signet_crypto::sign_ed25519ph(&[5u8; 32], &signet_crypto::sha512(artifact));
+    let ed = json!({"hashedRekordRequestV002": {
+        "digest": encode_base64(&digest),
+        "signature": {
+            "content": encode_base64(&sig),
+            "verifier": {"publicKey": {"rawBytes": encode_base64(PublicKey::from_raw_ed25519(&raw).unwrap().spki_der())}}
+        }
+    }});
+    let r = http(
+        log.addr,
+        "POST",
+        "/api/v2/log/entries",
+        Some(ed.to_string().as_bytes()),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let message = r.json()["message"].as_str().unwrap().to_string();
+    assert!(message.contains("hashedrekord 0.0.1"), "{message}");
     log.stop().await.unwrap();
 }
 

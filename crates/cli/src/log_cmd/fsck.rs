@@ -70,7 +70,7 @@ pub fn run(args: FsckArgs) -> ExitCode {
                 ExitCode::from(EXIT_LOG_MISBEHAVIOUR)
             }
         }
-        Err(e @ FsckError::Unreachable(_)) => {
+        Err(e @ (FsckError::Unreachable(_) | FsckError::Internal(_))) => {
             eprintln!("signet: log fsck: {e}");
             ExitCode::from(EXIT_ERROR)
         }
