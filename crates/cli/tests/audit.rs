@@ -258,6 +258,36 @@ fn audit_cluster_manifests_and_lists() {
     assert!(text(&out).contains("401"), "{}", text(&out));
     assert!(!text(&out).contains("other"), "the token is never printed");
 
+    // The token from an exec credential plugin (as EKS, GKE and AKS
+    // kubeconfigs give it): the same audit.
+    let plugin = dir.join("get-token");
+    std::fs::write(
+        &plugin,
+        "#!/bin/sh\nprintf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"test-token\"}}'\n",
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let exec = dir.join("kubeconfig-exec");
+    std::fs::write(
+        &exec,
+        std::fs::read_to_string(&kubeconfig).unwrap().replace(
+            "    token: test-token\n",
+            "    exec: {apiVersion: client.authentication.k8s.io/v1, command: ./get-token, interactiveMode: Never}\n",
+        ),
+    )
+    .unwrap();
+    let out = audit("--kubeconfig", &exec, &["--output", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["containers"], 3, "{doc}");
+    assert!(
+        !text(&out).contains("test-token"),
+        "the token is never printed"
+    );
+
     // --serve-metrics: audits on its own and serves the gauges.
     let log = dir.join("serve-metrics.log");
     let mut child = std::process::Command::new(signet_bin())

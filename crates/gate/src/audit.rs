@@ -4,9 +4,10 @@
 //!
 //! The kubeconfig's current context (or the one named) gives the server,
 //! its CA (`certificate-authority[-data]`), and the credential: a bearer
-//! token (`token`, `tokenFile`) or a client certificate
-//! (`client-certificate[-data]` + `client-key[-data]`). Exec and auth
-//! provider plugins are not run. Plain HTTP is refused except to a
+//! token (`token`, `tokenFile`), a client certificate
+//! (`client-certificate[-data]` + `client-key[-data]`), or one of these
+//! from an exec credential plugin ([`crate::kube_exec`]). Legacy
+//! auth-provider plugins are not run. Plain HTTP is refused except to a
 //! loopback server. Tokens are never printed.
 
 use std::collections::BTreeMap;
@@ -100,7 +101,7 @@ struct UserEntry {
     client_certificate_data: Option<String>,
     client_key: Option<String>,
     client_key_data: Option<String>,
-    exec: Option<serde_yaml::Value>,
+    exec: Option<crate::kube_exec::ExecConfig>,
     auth_provider: Option<serde_yaml::Value>,
 }
 
@@ -204,8 +205,8 @@ impl KubeClient {
             (None, Some(p)) => Some(file(p)?),
             _ => None,
         };
-        if let Some(pem) = ca {
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        if let Some(pem) = &ca {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
                 .map_err(|e| err(format!("cluster CA: {e}")))?;
             // The cluster's CA only: a public CA has no business here.
             builder = builder.tls_certs_only(certs);
@@ -213,14 +214,13 @@ impl KubeClient {
         let mut token = None;
         if let Some(u) = user {
             let u = &u.value;
-            if (u.exec.is_some() || u.auth_provider.is_some())
-                && u.token.is_none()
-                && u.token_file.is_none()
-                && u.client_key_data.is_none()
-                && u.client_key.is_none()
-            {
+            let static_credential = u.token.is_some()
+                || u.token_file.is_some()
+                || u.client_key_data.is_some()
+                || u.client_key.is_some();
+            if u.auth_provider.is_some() && u.exec.is_none() && !static_credential {
                 return Err(err(
-                    "exec and auth-provider credential plugins are not run: use a token or a client certificate".into(),
+                    "auth-provider plugins are not run: use an exec plugin, a token or a client certificate".into(),
                 ));
             }
             token = match (&u.token, &u.token_file) {
@@ -228,16 +228,30 @@ impl KubeClient {
                 (None, Some(f)) => Some(String::from_utf8_lossy(&file(f)?).trim().to_string()),
                 _ => None,
             };
-            let cert = match (&u.client_certificate_data, &u.client_certificate) {
+            let mut cert = match (&u.client_certificate_data, &u.client_certificate) {
                 (Some(d), _) => Some(data(d)?),
                 (None, Some(p)) => Some(file(p)?),
                 _ => None,
             };
-            let key = match (&u.client_key_data, &u.client_key) {
+            let mut key = match (&u.client_key_data, &u.client_key) {
                 (Some(d), _) => Some(data(d)?),
                 (None, Some(p)) => Some(file(p)?),
                 _ => None,
             };
+            // A credential written in the kubeconfig wins over its plugin.
+            if let (Some(exec), false) = (&u.exec, static_credential) {
+                let cluster_info = crate::kube_exec::ClusterInfo {
+                    server: &server,
+                    certificate_authority_data: ca.as_deref(),
+                };
+                match crate::kube_exec::run(exec, base, &cluster_info).map_err(err)? {
+                    crate::kube_exec::Credential::Token(t) => token = Some(t),
+                    crate::kube_exec::Credential::ClientCertificate { cert: c, key: k } => {
+                        cert = Some(c);
+                        key = Some(k);
+                    }
+                }
+            }
             if let (Some(mut cert), Some(key)) = (cert, key) {
                 cert.push(b'\n');
                 cert.extend_from_slice(&key);
@@ -541,6 +555,43 @@ mod tests {
         let g = render_gauges(&[f("prod", false)], 7);
         assert!(g.contains("signet_audit_images{outcome=\"error\"} 1\n"));
         assert!(g.contains("signet_audit_images{outcome=\"pass\"} 0\n"));
+    }
+
+    #[test]
+    fn kubeconfig_exec_plugins_give_the_credential() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let plugin = dir.path().join("get-token");
+        std::fs::write(
+            &plugin,
+            "#!/bin/sh\nprintf '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"from-plugin\"}}'\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = dir.path().join("config");
+        let write = |user: &str| {
+            std::fs::write(
+                &path,
+                format!("apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {{cluster: k, user: u}}\nclusters:\n- name: k\n  cluster: {{server: \"https://127.0.0.1:6443\"}}\nusers:\n- name: u\n  user: {user}\n"),
+            )
+            .unwrap();
+        };
+        write("{exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: ./get-token}}");
+        let c = KubeClient::from_kubeconfig(&path, None).unwrap();
+        assert_eq!(c.token.as_deref(), Some("from-plugin"));
+        assert!(!format!("{c:?}").contains("from-plugin"));
+        // A token written in the kubeconfig wins over the plugin.
+        write("{token: written, exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: ./get-token}}");
+        let c = KubeClient::from_kubeconfig(&path, None).unwrap();
+        assert_eq!(c.token.as_deref(), Some("written"));
+        // A failing plugin fails the kubeconfig, naming the plugin.
+        write("{exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/false}}");
+        let e = KubeClient::from_kubeconfig(&path, None).unwrap_err();
+        assert!(e.to_string().contains("/bin/false"), "{e}");
+        // Legacy auth providers are still not run.
+        write("{auth-provider: {name: gcp}}");
+        let e = KubeClient::from_kubeconfig(&path, None).unwrap_err();
+        assert!(e.to_string().contains("auth-provider"), "{e}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod admission;
 pub mod audit;
 pub mod cache;
 pub mod engine;
+pub mod kube_exec;
 pub use signet_metrics as metrics;
 pub mod workload;
 pub mod yaml;
