@@ -23,7 +23,7 @@ use signet_tlog::{generate_pkcs8, CosignatureVerifier, Note, SignerKind};
 use tokio::net::TcpListener;
 
 mod common;
-use common::{hashedrekord, self_signed, Key};
+use common::{append_all, hashedrekord, self_signed, Key};
 
 // ----- keys and entries ----------------------------------------------------
 
@@ -119,30 +119,9 @@ async fn grow(log: &RunningLog, n: usize, tag: &str) {
 
 /// `n` entries submitted 32 at a time (few batches).
 async fn grow_fast(log: &RunningLog, n: usize, tag: &str) {
-    let k = Arc::new(Key::new());
+    let k = Key::new();
     for chunk in (0..n).collect::<Vec<_>>().chunks(32) {
-        grow_concurrently(log, &k, chunk, tag).await;
-    }
-}
-
-async fn grow_concurrently(log: &RunningLog, k: &Key, indexes: &[usize], tag: &str) {
-    let mut tasks = Vec::new();
-    for &i in indexes {
-        let body = hashedrekord(k, format!("{tag}-{i}").as_bytes(), &k.pem());
-        let base = url(log);
-        tasks.push(tokio::spawn(async move {
-            let resp = client()
-                .post(format!("{base}/api/v1/log/entries"))
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status().as_u16(), 201);
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
+        append_all(log.addr, &k, chunk.iter().map(|i| format!("{tag}-{i}"))).await;
     }
 }
 

@@ -14,7 +14,7 @@ use signet_verify::{Artifact, Options, SignerPolicy, Verifier};
 use tokio::net::TcpListener;
 
 mod common;
-use common::{hashedrekord, http, self_signed, tlog_entry, trust, Key};
+use common::{append_all, hashedrekord, http, self_signed, tlog_entry, trust, Key};
 
 // ----- keys, certificates, entries -----------------------------------------
 
@@ -444,19 +444,7 @@ async fn state_survives_restart_and_tiles_match_the_tree() {
     let public_url = log.context.public_url.clone();
     let key = Key::new();
     // 300 entries: a full level-0 tile and a partial one.
-    let mut tasks = Vec::new();
-    for i in 0..300u32 {
-        let req = hashedrekord(&key, format!("artifact {i}").as_bytes(), &key.pem());
-        let addr = log.addr;
-        tasks.push(tokio::spawn(async move {
-            http(addr, "POST", "/api/v1/log/entries", Some(&req))
-                .await
-                .status
-        }));
-    }
-    for t in tasks {
-        assert_eq!(t.await.unwrap(), 201);
-    }
+    append_all(log.addr, &key, (0..300).map(|i| format!("artifact {i}"))).await;
     let before = http(log.addr, "GET", "/api/v1/log", None).await.json();
     assert_eq!(before["treeSize"], 300);
     let old_note = before["signedTreeHead"].as_str().unwrap().to_string();
@@ -590,19 +578,12 @@ async fn proofs_read_between_batches_verify() {
     let mut appended = 0u64;
     for round in 0..6u64 {
         let count = if round == 3 { 250 } else { 10 };
-        let mut tasks = Vec::new();
-        for i in 0..count {
-            let req = hashedrekord(&key, format!("entry {round}/{i}").as_bytes(), &key.pem());
-            let addr = log.addr;
-            tasks.push(tokio::spawn(async move {
-                http(addr, "POST", "/api/v1/log/entries", Some(&req))
-                    .await
-                    .status
-            }));
-        }
-        for t in tasks {
-            assert_eq!(t.await.unwrap(), 201);
-        }
+        append_all(
+            log.addr,
+            &key,
+            (0..count).map(|i| format!("entry {round}/{i}")),
+        )
+        .await;
         appended += count;
         for index in [0, appended / 2, appended - 1] {
             let r = http(

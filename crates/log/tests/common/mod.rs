@@ -117,6 +117,28 @@ impl Key {
     }
 }
 
+/// Appends one hashedrekord entry per artifact, signed by `key`, all at
+/// once; each must be answered 201.
+#[allow(dead_code)] // not every test binary appends concurrently
+pub async fn append_all(
+    addr: std::net::SocketAddr,
+    key: &Key,
+    artifacts: impl IntoIterator<Item = String>,
+) {
+    let mut tasks = Vec::new();
+    for artifact in artifacts {
+        let req = hashedrekord(key, artifact.as_bytes(), &key.pem());
+        tasks.push(tokio::spawn(async move {
+            http(addr, "POST", "/api/v1/log/entries", Some(&req))
+                .await
+                .status
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 201);
+    }
+}
+
 pub fn hashedrekord(key: &Key, artifact: &[u8], verifier_pem: &str) -> Vec<u8> {
     let digest = signet_crypto::sha256(artifact);
     let sig = key.sign(artifact);
