@@ -557,6 +557,16 @@ mod tests {
         assert!(g.contains("signet_audit_images{outcome=\"pass\"} 0\n"));
     }
 
+    /// A one-context kubeconfig at `path`: cluster `server`, user `user`
+    /// (a YAML flow mapping).
+    fn write_kubeconfig(path: &Path, server: &str, user: &str) {
+        std::fs::write(
+            path,
+            format!("apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {{cluster: k, user: u}}\nclusters:\n- name: k\n  cluster: {{server: \"{server}\"}}\nusers:\n- name: u\n  user: {user}\n"),
+        )
+        .unwrap();
+    }
+
     #[test]
     fn kubeconfig_exec_plugins_give_the_credential() {
         use std::os::unix::fs::PermissionsExt;
@@ -569,13 +579,7 @@ mod tests {
         .unwrap();
         std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
         let path = dir.path().join("config");
-        let write = |user: &str| {
-            std::fs::write(
-                &path,
-                format!("apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {{cluster: k, user: u}}\nclusters:\n- name: k\n  cluster: {{server: \"https://127.0.0.1:6443\"}}\nusers:\n- name: u\n  user: {user}\n"),
-            )
-            .unwrap();
-        };
+        let write = |user: &str| write_kubeconfig(&path, "https://127.0.0.1:6443", user);
         write("{exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: ./get-token}}");
         let c = KubeClient::from_kubeconfig(&path, None).unwrap();
         assert_eq!(c.token.as_deref(), Some("from-plugin"));
@@ -598,13 +602,7 @@ mod tests {
     fn kubeconfig_refuses_plain_http_to_remote_servers() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config");
-        let write = |server: &str| {
-            std::fs::write(
-                &path,
-                format!("apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {{cluster: k, user: u}}\nclusters:\n- name: k\n  cluster: {{server: \"{server}\"}}\nusers:\n- name: u\n  user: {{token: secret-token}}\n"),
-            )
-            .unwrap();
-        };
+        let write = |server: &str| write_kubeconfig(&path, server, "{token: secret-token}");
         write("http://example.com");
         assert!(KubeClient::from_kubeconfig(&path, None).is_err());
         write("http://127.0.0.1:6443");
