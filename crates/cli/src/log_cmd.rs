@@ -72,6 +72,11 @@ pub struct ServeArgs {
     /// Largest request body in bytes.
     #[arg(long, default_value_t = DEFAULT_MAX_BODY)]
     max_body: usize,
+    /// SQLite: entries the lookup index (leaf hashes, search keys) keeps
+    /// in memory before writing them out as a sorted run under
+    /// <data-dir>/index/. More means fewer, larger run writes.
+    #[arg(long, default_value_t = signet_log::storage::runs::DEFAULT_RUN_ENTRIES)]
+    index_run_entries: u64,
     /// Print this log's `tlogs[]` entry for a trusted_root.json and exit.
     #[arg(long)]
     print_trust: bool,
@@ -117,6 +122,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     config.batch_size = args.batch_size.max(1);
     config.batch_interval = Duration::from_millis(args.batch_interval);
     config.max_body = args.max_body;
+    config.index_run_entries = args.index_run_entries;
     if args.storage == StorageKind::Postgres {
         let Some(url) = args.postgres_url.clone() else {
             return fail("--storage postgres needs --postgres-url");

@@ -112,6 +112,9 @@ impl Server {
                 .args(["--listen", &addr.to_string()])
                 .args(["--public-url", &format!("http://{ORIGIN}")])
                 .args(["--batch-interval", "5"])
+                // Index runs written and merged all the time, so kills
+                // land in the middle of them too.
+                .args(["--index-run-entries", "16"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

@@ -65,6 +65,9 @@ pub struct Config {
     pub batch_size: usize,
     pub batch_interval: Duration,
     pub max_body: usize,
+    /// SQLite: entries the lookup index keeps in memory before writing a
+    /// sorted run (see [`storage::runs`]).
+    pub index_run_entries: u64,
     /// Ed25519 witness keys that cosign every checkpoint (`--witness-key`).
     pub witness_keys: Vec<witness::WitnessKey>,
     /// Keep the log in PostgreSQL (shared by replicas) instead of SQLite
@@ -83,6 +86,7 @@ impl Config {
             batch_size: 1024,
             batch_interval: Duration::from_millis(50),
             max_body: DEFAULT_MAX_BODY,
+            index_run_entries: storage::runs::DEFAULT_RUN_ENTRIES,
             witness_keys: Vec::new(),
             postgres: None,
         }
@@ -217,7 +221,10 @@ pub async fn start(config: &Config, listener: TcpListener) -> Result<RunningLog,
     if let Some(postgres) = &config.postgres {
         return replica::start(config, postgres, listener, signer, sequencer_config).await;
     }
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&config.data_dir)?);
+    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(
+        &config.data_dir,
+        config.index_run_entries,
+    )?);
     storage
         .init(&signet_model::encoding::encode_hex(signer.log_id()))
         .await?;

@@ -709,7 +709,7 @@ mod tests {
         Arc<LogMetrics>,
     ) {
         let storage = Arc::new(SlowStorage {
-            inner: SqliteStorage::open(dir).unwrap(),
+            inner: SqliteStorage::open(dir, 10).unwrap(),
             fail: AtomicBool::new(false),
         });
         let der = generate_pkcs8(SignerKind::EcdsaP256).unwrap();

@@ -10,6 +10,7 @@
 //! blocking pool.
 
 pub mod postgres;
+pub mod runs;
 pub mod sqlite;
 
 use std::collections::BTreeMap;

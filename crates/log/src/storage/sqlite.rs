@@ -19,10 +19,18 @@
 //!   checkpoint, which has little left to copy, and the WAL starts over
 //!   (and is cut back to 4 × that size if a burst made it longer).
 //!
-//! Tables: `entries(idx, leaf_hash UNIQUE, body, integrated_time)`,
-//! `tiles(level, idx, hashes)` (the current contents of each hash tile:
-//! a partial tile grows in place, a full one never changes),
-//! `search(key, idx)`, `checkpoints(size, note)` and `meta(key, value)`.
+//! * Lookups by leaf hash and by search key go to [`runs`](super::runs),
+//!   an index kept off the commit path (memory tier plus sorted run files
+//!   under `<data-dir>/index/`), not to B-trees with random keys: a commit
+//!   only appends.
+//!
+//! Tables: `entries(idx, leaf_hash, body, integrated_time, index_keys)`
+//! (`index_keys` a JSON array of the entry's search keys, from which the
+//! index is rebuilt), `tiles(level, idx, hashes)` (the current contents of
+//! each hash tile: a partial tile grows in place, a full one never
+//! changes), `checkpoints(size, note)` and `meta(key, value)`. A database
+//! of the first layout (`leaf_hash UNIQUE` and a `search(key, idx)` table)
+//! is migrated when opened.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -31,6 +39,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{params, Connection, OptionalExtension};
 use signet_tlog::merkle::Hash;
 
+use super::runs::{self, RunIndex};
 use super::{hashes_from_blob, to_u64, Batch, LogState, Storage, StorageError, StoredEntry};
 use crate::tiles::{right_edge, MAX_TILE_LEVEL};
 use crate::tree::TileKey;
@@ -52,9 +61,10 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (
     idx INTEGER PRIMARY KEY,
-    leaf_hash BLOB NOT NULL UNIQUE,
+    leaf_hash BLOB NOT NULL,
     body BLOB NOT NULL,
-    integrated_time INTEGER NOT NULL
+    integrated_time INTEGER NOT NULL,
+    index_keys TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tiles (
     level INTEGER NOT NULL,
@@ -62,12 +72,27 @@ CREATE TABLE IF NOT EXISTS tiles (
     hashes BLOB NOT NULL,
     PRIMARY KEY (level, idx)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS search (
-    key TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    PRIMARY KEY (key, idx)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
+";
+
+/// Moves a database of the first layout to the current one: the search
+/// keys go into `entries.index_keys`, the random-key indexes are dropped.
+const MIGRATE_FROM_SEARCH_TABLE: &str = "
+CREATE INDEX search_by_idx ON search (idx);
+CREATE TABLE entries_v2 (
+    idx INTEGER PRIMARY KEY,
+    leaf_hash BLOB NOT NULL,
+    body BLOB NOT NULL,
+    integrated_time INTEGER NOT NULL,
+    index_keys TEXT NOT NULL
+);
+INSERT INTO entries_v2 (idx, leaf_hash, body, integrated_time, index_keys)
+    SELECT e.idx, e.leaf_hash, e.body, e.integrated_time,
+        (SELECT json_group_array(key) FROM (SELECT key FROM search s WHERE s.idx = e.idx ORDER BY key))
+    FROM entries e ORDER BY e.idx;
+DROP TABLE entries;
+DROP TABLE search;
+ALTER TABLE entries_v2 RENAME TO entries;
 ";
 
 /// The SQLite backend.
@@ -81,6 +106,71 @@ struct Inner {
     next_reader: AtomicUsize,
     /// Set by the checkpointer when the WAL is long: the writer restarts it.
     restart_wal: AtomicBool,
+    index: RunIndex,
+    /// Wakes the indexer thread when the index's memory tier is due.
+    flush_due: std::sync::mpsc::SyncSender<()>,
+}
+
+/// Writes the index's memory tier out (and merges runs) whenever a commit
+/// says it is due, until `inner` (the storage) is dropped.
+fn indexer(wake: std::sync::mpsc::Receiver<()>, inner: std::sync::Weak<Inner>) {
+    loop {
+        match wake.recv_timeout(std::time::Duration::from_secs(1)) {
+            Ok(()) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if inner.strong_count() == 0 {
+                    return;
+                }
+                continue;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        // On failure the entries stay in memory, still found, and the
+        // next commit asks again.
+        if let Err(e) = inner.index.flush() {
+            eprintln!("signet-log: index flush: {e}");
+        }
+    }
+}
+
+/// The index records of one entry: its leaf hash and its search keys.
+fn index_records<'a>(
+    index: u64,
+    leaf_hash: &Hash,
+    keys: impl IntoIterator<Item = &'a str>,
+) -> impl Iterator<Item = (runs::Key, u64)> {
+    std::iter::once((*leaf_hash, index))
+        .chain(keys.into_iter().map(move |k| (runs::search_key(k), index)))
+        .collect::<Vec<_>>()
+        .into_iter()
+}
+
+/// Adds the entries the runs do not cover to the index's memory tier,
+/// writing runs as it fills (start-up; the indexer thread is not running).
+fn load_index(conn: &Connection, index: &RunIndex) -> Result<(), StorageError> {
+    let from = to_i64(index.indexed_upto()?)?;
+    let mut stmt = conn
+        .prepare("SELECT idx, leaf_hash, index_keys FROM entries WHERE idx >= ?1 ORDER BY idx")
+        .map_err(backend)?;
+    let mut rows = stmt.query(params![from]).map_err(backend)?;
+    while let Some(row) = rows.next().map_err(backend)? {
+        let idx = to_u64(row.get(0).map_err(backend)?)?;
+        let leaf = hash_from_blob(&row.get::<_, Vec<u8>>(1).map_err(backend)?)?;
+        let keys: String = row.get(2).map_err(backend)?;
+        let keys: Vec<String> = serde_json::from_str(&keys)
+            .map_err(|e| StorageError::Corrupt(format!("index keys of entry {idx}: {e}")))?;
+        let due = index.add(
+            idx + 1,
+            index_records(idx, &leaf, keys.iter().map(String::as_str)),
+        )?;
+        if due {
+            index.flush()?;
+        }
+    }
+    Ok(())
 }
 
 /// Checkpoints the WAL of `path` every [`CHECKPOINT_INTERVAL`] until
@@ -146,12 +236,35 @@ fn open(path: &Path, cache_kib: i64) -> Result<Connection, StorageError> {
 }
 
 impl SqliteStorage {
-    /// Opens (creating if needed) the database in `dir`.
-    pub fn open(dir: &Path) -> Result<Self, StorageError> {
+    /// Opens (creating if needed) the database in `dir`; the index keeps
+    /// up to `index_run_entries` entries in memory before writing a run
+    /// (see [`runs`]).
+    pub fn open(dir: &Path, index_run_entries: u64) -> Result<Self, StorageError> {
         std::fs::create_dir_all(dir).map_err(backend)?;
         let path = dir.join("log.db");
-        let writer = open(&path, WRITER_CACHE_KIB)?;
+        let mut writer = open(&path, WRITER_CACHE_KIB)?;
+        let first_layout: bool = writer
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'search'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(backend)?
+            > 0;
+        if first_layout {
+            let tx = writer.transaction().map_err(backend)?;
+            tx.execute_batch(MIGRATE_FROM_SEARCH_TABLE)
+                .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+        }
         writer.execute_batch(SCHEMA).map_err(backend)?;
+        let size: i64 = writer
+            .query_row("SELECT COALESCE(MAX(idx) + 1, 0) FROM entries", [], |r| {
+                r.get(0)
+            })
+            .map_err(backend)?;
+        let index = RunIndex::open(&dir.join("index"), to_u64(size)?, index_run_entries)?;
+        load_index(&writer, &index)?;
         writer
             .pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(backend)?;
@@ -163,12 +276,20 @@ impl SqliteStorage {
         let readers = (0..READERS)
             .map(|_| open(&path, READER_CACHE_KIB).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
+        let (flush_due, wake) = std::sync::mpsc::sync_channel(1);
         let inner = Arc::new(Inner {
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
             restart_wal: AtomicBool::new(false),
+            index,
+            flush_due,
         });
+        let weak = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("signet-log-indexer".into())
+            .spawn(move || indexer(wake, weak))
+            .map_err(backend)?;
         let weak = Arc::downgrade(&inner);
         std::thread::Builder::new()
             .name("signet-log-checkpointer".into())
@@ -316,6 +437,7 @@ impl Storage for SqliteStorage {
 
     async fn commit_batch(&self, batch: Batch) -> Result<(), StorageError> {
         let restart_wal = self.inner.restart_wal.swap(false, Ordering::Relaxed);
+        let inner = self.inner.clone();
         self.write(move |conn| {
             if restart_wal {
                 // The checkpointer has copied nearly all of the WAL back:
@@ -329,20 +451,20 @@ impl Storage for SqliteStorage {
             {
                 let mut ins = tx
                     .prepare_cached(
-                        "INSERT INTO entries (idx, leaf_hash, body, integrated_time) \
-                         VALUES (?1, ?2, ?3, ?4)",
+                        "INSERT INTO entries (idx, leaf_hash, body, integrated_time, index_keys) \
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
                     )
                     .map_err(backend)?;
-                let mut search = tx
-                    .prepare_cached("INSERT OR IGNORE INTO search (key, idx) VALUES (?1, ?2)")
-                    .map_err(backend)?;
                 for e in &batch.entries {
-                    let idx = to_i64(e.index)?;
-                    ins.execute(params![idx, &e.leaf_hash[..], &e.body, e.integrated_time])
-                        .map_err(backend)?;
-                    for k in &e.index_keys {
-                        search.execute(params![k, idx]).map_err(backend)?;
-                    }
+                    let keys = serde_json::to_string(&e.index_keys).map_err(backend)?;
+                    ins.execute(params![
+                        to_i64(e.index)?,
+                        &e.leaf_hash[..],
+                        &e.body,
+                        e.integrated_time,
+                        keys
+                    ])
+                    .map_err(backend)?;
                 }
                 let mut tile = tx
                     .prepare_cached(
@@ -362,7 +484,22 @@ impl Storage for SqliteStorage {
                 )
                 .map_err(backend)?;
             }
-            tx.commit().map_err(backend)
+            tx.commit().map_err(backend)?;
+            let due = inner.index.add(
+                batch.size,
+                batch.entries.iter().flat_map(|e| {
+                    index_records(
+                        e.index,
+                        &e.leaf_hash,
+                        e.index_keys.iter().map(String::as_str),
+                    )
+                }),
+            )?;
+            if due {
+                // Full means the indexer is already awake.
+                let _ = inner.flush_due.try_send(());
+            }
+            Ok(())
         })
         .await
     }
@@ -372,22 +509,16 @@ impl Storage for SqliteStorage {
         leaves: &[Hash],
     ) -> Result<Vec<Option<u64>>, StorageError> {
         let leaves = leaves.to_vec();
-        self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached("SELECT idx FROM entries WHERE leaf_hash = ?1")
-                .map_err(backend)?;
+        let inner = self.inner.clone();
+        // Run files are read with pread: off the async workers.
+        tokio::task::spawn_blocking(move || {
             leaves
                 .iter()
-                .map(|l| {
-                    let idx: Option<i64> = stmt
-                        .query_row(params![&l[..]], |r| r.get(0))
-                        .optional()
-                        .map_err(backend)?;
-                    idx.map(to_u64).transpose()
-                })
+                .map(|l| Ok(inner.index.get(l, 1)?.first().copied()))
                 .collect()
         })
         .await
+        .map_err(backend)?
     }
 
     async fn entry_by_index(&self, index: u64) -> Result<Option<StoredEntry>, StorageError> {
@@ -434,18 +565,11 @@ impl Storage for SqliteStorage {
     }
 
     async fn search(&self, key: &str, limit: usize) -> Result<Vec<u64>, StorageError> {
-        let key = key.to_string();
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached("SELECT idx FROM search WHERE key = ?1 ORDER BY idx LIMIT ?2")
-                .map_err(backend)?;
-            let rows = stmt
-                .query_map(params![key, limit], |r| r.get::<_, i64>(0))
-                .map_err(backend)?;
-            rows.map(|r| r.map_err(backend).and_then(to_u64)).collect()
-        })
-        .await
+        let key = runs::search_key(key);
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.index.get(&key, limit))
+            .await
+            .map_err(backend)?
     }
 
     async fn latest_checkpoint(&self) -> Result<Option<String>, StorageError> {
@@ -468,13 +592,94 @@ mod tests {
     use crate::storage::NewEntry;
     use crate::tree::EdgeTiles;
 
+    /// A data dir of the first layout (`leaf_hash UNIQUE`, a `search`
+    /// table) opens: its keys move to `entries.index_keys`, the index is
+    /// built from them, and a second opening starts from the runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_database_of_the_first_layout_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(dir.path().join("log.db")).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 CREATE TABLE entries (idx INTEGER PRIMARY KEY, leaf_hash BLOB NOT NULL UNIQUE,
+                     body BLOB NOT NULL, integrated_time INTEGER NOT NULL);
+                 CREATE TABLE search (key TEXT NOT NULL, idx INTEGER NOT NULL,
+                     PRIMARY KEY (key, idx)) WITHOUT ROWID;
+                 INSERT INTO meta VALUES ('log_id', 'log');",
+            )
+            .unwrap();
+            for i in 0..30i64 {
+                let body = format!("entry {i}").into_bytes();
+                let leaf = signet_tlog::merkle::leaf_hash(&body);
+                conn.execute(
+                    "INSERT INTO entries VALUES (?1, ?2, ?3, 7)",
+                    params![i, &leaf[..], body],
+                )
+                .unwrap();
+                for key in [format!("sha256:{i}"), format!("key:{}", i % 2)] {
+                    conn.execute("INSERT INTO search VALUES (?1, ?2)", params![key, i])
+                        .unwrap();
+                }
+            }
+        }
+        for opening in 0..2 {
+            let storage = SqliteStorage::open(dir.path(), 8).unwrap();
+            storage.init("log").await.unwrap();
+            let leaves: Vec<Hash> = (0..31)
+                .map(|i| signet_tlog::merkle::leaf_hash(format!("entry {i}").as_bytes()))
+                .collect();
+            let mut expected: Vec<Option<u64>> = (0..30).map(Some).collect();
+            expected.push(None);
+            assert_eq!(
+                storage.indexes_by_leaf_hash(&leaves).await.unwrap(),
+                expected,
+                "opening {opening}"
+            );
+            assert_eq!(storage.search("sha256:17", 10).await.unwrap(), [17]);
+            let odd: Vec<u64> = (0..30).filter(|i| i % 2 == 1).collect();
+            assert_eq!(storage.search("key:1", 100).await.unwrap(), odd);
+            let e = storage.entry_by_index(29).await.unwrap().unwrap();
+            assert_eq!(
+                (e.body.as_slice(), e.integrated_time),
+                (&b"entry 29"[..], 7)
+            );
+            let tables: i64 = storage
+                .read(|c| {
+                    c.query_row(
+                        "SELECT count(*) FROM sqlite_master WHERE name = 'search' \
+                         OR (tbl_name = 'entries' AND type = 'index')",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(backend)
+                })
+                .await
+                .unwrap();
+            assert_eq!(tables, 0, "no random-key index left");
+        }
+        // 30 entries in runs of 8: 16 + 8, and 6 in memory.
+        let mut runs: Vec<String> = std::fs::read_dir(dir.path().join("index"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        runs.sort();
+        assert_eq!(
+            runs,
+            [
+                "00000000000000000000-00000000000000000016.run",
+                "00000000000000000016-00000000000000000024.run"
+            ]
+        );
+    }
+
     /// Batches of entries with random-looking keys, committed with the
     /// checkpointer running: the WAL is restarted (so it stays short) and
     /// every entry, tile and checkpoint reads back.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_is_checkpointed_and_restarted_beside_the_writer() {
         let dir = tempfile::tempdir().unwrap();
-        let storage = SqliteStorage::open(dir.path()).unwrap();
+        let storage = SqliteStorage::open(dir.path(), 500).unwrap();
         storage.init("log").await.unwrap();
         let wal = dir.path().join("log.db-wal");
         let mut edge = EdgeTiles::default();
