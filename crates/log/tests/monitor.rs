@@ -753,5 +753,19 @@ async fn fsck_rebuilds_the_tree_and_finds_what_was_tampered_with() {
         problems.contains("is not the signed checkpoint's root"),
         "{problems}"
     );
+
+    // An entry stored twice (what the 409 for a duplicate prevents).
+    tamper(
+        dir.path(),
+        "UPDATE entries SET body = (SELECT body FROM entries WHERE idx = 5) WHERE idx = 301",
+        [],
+    );
+    let report = signet_log::fsck::fsck(&config).await.unwrap();
+    let problems = report.problems.join("\n");
+    assert_eq!(report.problem_count, 5, "{problems}");
+    assert!(
+        problems.contains("entry 301: the same leaf as entry 5 (logged twice)"),
+        "{problems}"
+    );
     log.stop().await.unwrap();
 }
