@@ -70,6 +70,50 @@ fn io_err(what: &str, path: &Path, e: impl std::fmt::Display) -> StorageError {
     StorageError::Backend(format!("index run {}: {what}: {e}", path.display()))
 }
 
+/// A Bloom filter of a run's keys, so that a lookup of a key the run does
+/// not hold (every duplicate check of a new entry) reads nothing. Keys are
+/// SHA-256 outputs, so their own bits are the hash functions.
+struct Bloom {
+    bits: Vec<u64>,
+}
+
+/// Bits per key and probes: about 1 % false positives.
+const BLOOM_BITS_PER_KEY: u64 = 10;
+const BLOOM_PROBES: u64 = 7;
+
+impl Bloom {
+    fn new(keys: u64) -> Bloom {
+        let words = (keys.saturating_mul(BLOOM_BITS_PER_KEY) / 64).max(1);
+        Bloom {
+            bits: vec![0; usize::try_from(words).unwrap_or(usize::MAX)],
+        }
+    }
+
+    /// The (word, bit mask) of each probe of `key` in a filter of `words`.
+    fn probes(words: usize, key: &Key) -> impl Iterator<Item = (usize, u64)> {
+        let mut a = [0u8; 8];
+        let mut b = [0u8; 8];
+        a.copy_from_slice(&key[..8]);
+        b.copy_from_slice(&key[8..16]);
+        let (h1, h2) = (u64::from_le_bytes(a), u64::from_le_bytes(b) | 1);
+        let m = words as u64 * 64;
+        (0..BLOOM_PROBES).map(move |i| {
+            let bit = h1.wrapping_add(i.wrapping_mul(h2)) % m;
+            ((bit / 64) as usize, 1u64 << (bit % 64))
+        })
+    }
+
+    fn insert(&mut self, key: &Key) {
+        for (word, mask) in Bloom::probes(self.bits.len(), key) {
+            self.bits[word] |= mask;
+        }
+    }
+
+    fn may_contain(&self, key: &Key) -> bool {
+        Bloom::probes(self.bits.len(), key).all(|(word, mask)| self.bits[word] & mask != 0)
+    }
+}
+
 /// One immutable run file: the sorted records of entries `first..end`.
 struct Run {
     first: u64,
@@ -79,6 +123,7 @@ struct Run {
     records: u64,
     /// The first key of each block.
     fences: Vec<Key>,
+    bloom: Bloom,
 }
 
 impl Run {
@@ -109,8 +154,13 @@ impl Run {
         let mut fences = Vec::new();
         let mut count: u64 = 0;
         let mut last: Option<Record> = None;
+        // The Bloom filter is sized once the count is known.
+        let mut keys: Vec<Key> = Vec::new();
         for r in records {
             let r = r?;
+            if last.is_none_or(|l| l.0 != r.0) {
+                keys.push(r.0);
+            }
             if last.is_some_and(|l| l >= r) {
                 return Err(StorageError::Corrupt(format!(
                     "index run {}: records out of order",
@@ -140,6 +190,10 @@ impl Run {
         std::fs::rename(&tmp, &path).map_err(|e| io_err("rename", &tmp, e))?;
         sync_dir(dir)?;
         let file = File::open(&path).map_err(|e| io_err("open", &path, e))?;
+        let mut bloom = Bloom::new(keys.len() as u64);
+        for k in &keys {
+            bloom.insert(k);
+        }
         Ok(Run {
             first,
             end,
@@ -147,6 +201,7 @@ impl Run {
             file,
             records: count,
             fences,
+            bloom,
         })
     }
 
@@ -170,6 +225,7 @@ impl Run {
         }
         let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
         let mut fences = Vec::new();
+        let mut bloom = Bloom::new(records);
         let mut input = BufReader::with_capacity(1 << 16, &file);
         let mut last: Option<Record> = None;
         for i in 0..records {
@@ -186,6 +242,7 @@ impl Run {
             if i.is_multiple_of(BLOCK_RECORDS as u64) {
                 fences.push(r.0);
             }
+            bloom.insert(&r.0);
         }
         if digest.finish().as_ref() != &footer[16..] {
             return Ok(None);
@@ -198,16 +255,20 @@ impl Run {
             file,
             records,
             fences,
+            bloom,
         }))
     }
 
     /// Appends to `out` the indexes stored under `key`, ascending, until
     /// `out` holds `limit`.
     fn lookup(&self, key: &Key, out: &mut Vec<u64>, limit: usize) -> Result<(), StorageError> {
+        if !self.bloom.may_contain(key) {
+            return Ok(());
+        }
         // The first block that starts at or after `key`; the key's records
         // may begin at the end of the block before it.
         let mut block = self.fences.partition_point(|f| f < key).saturating_sub(1);
-        let mut buf = vec![0u8; BLOCK];
+        let mut buf = [0u8; BLOCK];
         while block < self.fences.len() && out.len() < limit {
             let start = block as u64 * BLOCK_RECORDS as u64;
             let n = (self.records - start).min(BLOCK_RECORDS as u64) as usize;
@@ -598,6 +659,28 @@ mod tests {
         let index = RunIndex::open(dir.path(), u64::MAX, 50).unwrap();
         assert!(index.run_ranges().is_empty());
         assert_eq!(index.indexed_upto().unwrap(), 0);
+    }
+
+    #[test]
+    fn the_bloom_filter_keeps_every_key_and_passes_few_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut records: Vec<Record> = (0..5000).flat_map(records).collect();
+        records.sort();
+        let run = Run::write(dir.path(), 0, 5000, records.iter().map(|r| Ok(*r))).unwrap();
+        let reopened = Run::open(&dir.path().join(Run::name(0, 5000)), 0, 5000)
+            .unwrap()
+            .unwrap();
+        for r in [&run, &reopened] {
+            assert!(records.iter().all(|(k, _)| r.bloom.may_contain(k)));
+            let passed = (5000..15000)
+                .filter(|i| r.bloom.may_contain(&leaf(*i)))
+                .count();
+            // About 1 % expected; all of them without the filter.
+            assert!(passed < 300, "{passed} of 10000 absent keys passed");
+            let mut out = Vec::new();
+            r.lookup(&leaf(6000), &mut out, 1).unwrap();
+            assert!(out.is_empty());
+        }
     }
 
     #[test]
