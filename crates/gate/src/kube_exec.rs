@@ -148,19 +148,31 @@ pub fn run(
         format!("exec plugin {:?}: {e}{hint}", exec.command)
     })?;
     // Read stdout on a thread so that a plugin that fills the pipe is not
-    // deadlocked against our wait.
+    // deadlocked against our wait; past the bound it is stopped at once.
     let stdout = child.stdout.take();
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        if let Some(s) = stdout {
-            let _ = s.take(MAX_OUTPUT + 1).read_to_end(&mut out);
-        }
-        out
-    });
+    let too_long = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let too_long = too_long.clone();
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            if let Some(s) = stdout {
+                let _ = s.take(MAX_OUTPUT + 1).read_to_end(&mut out);
+            }
+            if out.len() as u64 > MAX_OUTPUT {
+                too_long.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            out
+        })
+    };
     let deadline = Instant::now() + TIMEOUT;
     let status = loop {
+        if too_long.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
         match child.try_wait() {
-            Ok(Some(status)) => break status,
+            Ok(Some(status)) => break Some(status),
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
             Ok(None) => {
                 let _ = child.kill();
@@ -176,14 +188,21 @@ pub fn run(
     let output = reader
         .join()
         .map_err(|_| format!("exec plugin {:?}: reading its output failed", exec.command))?;
-    if !status.success() {
-        return Err(format!("exec plugin {:?} failed: {status}", exec.command));
-    }
+    // Checked first: a plugin cut off by a closed pipe may also fail.
     if output.len() as u64 > MAX_OUTPUT {
         return Err(format!(
             "exec plugin {:?} printed more than {MAX_OUTPUT} bytes",
             exec.command
         ));
+    }
+    match status {
+        Some(status) if status.success() => {}
+        Some(status) => {
+            return Err(format!("exec plugin {:?} failed: {status}", exec.command));
+        }
+        None => {
+            return Err(format!("exec plugin {:?} was stopped", exec.command));
+        }
     }
     parse(exec, &output)
 }
@@ -315,6 +334,16 @@ printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
                 "neither a token nor",
             ),
             ("./does-not-exist".to_string(), "install the plugin"),
+            // Never stops printing: stopped once past the bound, not at
+            // the 60 s limit (the whole test would take that long).
+            (
+                plugin(
+                    dir.path(),
+                    "endless",
+                    "while :; do echo aaaaaaaaaaaaaaaa; done",
+                ),
+                "printed more than 1048576 bytes",
+            ),
         ];
         for (cmd, why) in cases {
             let err = run(&config(&cmd), dir.path(), &CLUSTER).unwrap_err();
