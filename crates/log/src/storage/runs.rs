@@ -523,8 +523,17 @@ impl RunIndex {
             {
                 let mut t = self.tiers_mut()?;
                 let mut next = t.runs.as_ref().clone();
-                let n = next.len();
-                next.truncate(n - 2);
+                // Only this thread changes the run list, so its last two
+                // are still the merged ones.
+                match next.as_slice() {
+                    [.., a, b] if Arc::ptr_eq(a, older) && Arc::ptr_eq(b, newer) => {}
+                    _ => {
+                        return Err(StorageError::Backend(
+                            "index runs changed during a merge".into(),
+                        ))
+                    }
+                }
+                next.truncate(next.len() - 2);
                 next.push(Arc::new(merged));
                 t.runs = Arc::new(next);
             }
