@@ -104,6 +104,11 @@ pub struct LogBenchArgs {
     /// indexes of a realistic size instead of an empty log.
     #[arg(long, default_value_t = 0)]
     preload: u64,
+    /// Keep the SQLite log in this directory (appending to the log already
+    /// there, if any) instead of a temporary one: to inspect it, fsck it,
+    /// or time opening a large log.
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
 }
 
 pub fn run(cmd: BenchCommand) -> ExitCode {
@@ -496,14 +501,18 @@ fn log_bench(args: LogBenchArgs) -> Result<(), BoxError> {
     let (verifies, prepares) = baseline(&signers[0], &requests, args.api)?;
     println!("baseline, 1 core: {verifies:.0} P-256 verifies/s; {prepares:.0} entry preparations/s (parse + canonicalise + verify)");
 
-    let dir = tempfile::tempdir()?;
+    let temp = tempfile::tempdir()?;
+    let dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let mut config = signet_log::Config::new(dir.path(), format!("http://{addr}"));
+        let mut config = signet_log::Config::new(&dir, format!("http://{addr}"));
         config.batch_size = args.batch_size.max(1);
         config.batch_interval = Duration::from_millis(args.batch_interval);
         let storage_name = match args.storage {
@@ -520,7 +529,9 @@ fn log_bench(args: LogBenchArgs) -> Result<(), BoxError> {
                 "PostgreSQL".to_string()
             }
         };
+        let t = Instant::now();
         let log = signet_log::start(&config, listener).await?;
+        println!("opened the log in {:.2?}", t.elapsed());
         if args.preload > 0 {
             let took = preload(&log, &signers, args.preload).await?;
             println!(

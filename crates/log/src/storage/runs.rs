@@ -72,45 +72,53 @@ fn io_err(what: &str, path: &Path, e: impl std::fmt::Display) -> StorageError {
 
 /// A Bloom filter of a run's keys, so that a lookup of a key the run does
 /// not hold (every duplicate check of a new entry) reads nothing. Keys are
-/// SHA-256 outputs, so their own bits are the hash functions.
+/// SHA-256 outputs, so their own bits are the hash functions. Blocked: all
+/// probes of a key fall in one 64-byte block (one cache miss per insert or
+/// lookup, which is what opening a large run costs), for a slightly higher
+/// false-positive rate than a plain filter (about 1 % at 10 bits per key).
 struct Bloom {
-    bits: Vec<u64>,
+    blocks: Vec<[u64; 8]>,
 }
 
-/// Bits per key and probes: about 1 % false positives.
 const BLOOM_BITS_PER_KEY: u64 = 10;
-const BLOOM_PROBES: u64 = 7;
+const BLOOM_PROBES: u32 = 7;
 
 impl Bloom {
     fn new(keys: u64) -> Bloom {
-        let words = (keys.saturating_mul(BLOOM_BITS_PER_KEY) / 64).max(1);
+        let blocks = (keys.saturating_mul(BLOOM_BITS_PER_KEY) / 512).max(1);
         Bloom {
-            bits: vec![0; usize::try_from(words).unwrap_or(usize::MAX)],
+            blocks: vec![[0; 8]; usize::try_from(blocks).unwrap_or(usize::MAX)],
         }
     }
 
-    /// The (word, bit mask) of each probe of `key` in a filter of `words`.
-    fn probes(words: usize, key: &Key) -> impl Iterator<Item = (usize, u64)> {
+    /// The block of `key`, and the (word, bit mask) of each probe in it:
+    /// bytes 0..8 pick the block, bytes 8..16 give 7 bit positions of 9 bits.
+    fn probes(&self, key: &Key) -> (usize, impl Iterator<Item = (usize, u64)>) {
         let mut a = [0u8; 8];
         let mut b = [0u8; 8];
         a.copy_from_slice(&key[..8]);
         b.copy_from_slice(&key[8..16]);
-        let (h1, h2) = (u64::from_le_bytes(a), u64::from_le_bytes(b) | 1);
-        let m = words as u64 * 64;
-        (0..BLOOM_PROBES).map(move |i| {
-            let bit = h1.wrapping_add(i.wrapping_mul(h2)) % m;
+        let (h1, h2) = (u64::from_le_bytes(a), u64::from_le_bytes(b));
+        let block = (h1 % self.blocks.len() as u64) as usize;
+        let probes = (0..BLOOM_PROBES).map(move |i| {
+            let bit = (h2 >> (9 * i)) & 511;
             ((bit / 64) as usize, 1u64 << (bit % 64))
-        })
+        });
+        (block, probes)
     }
 
     fn insert(&mut self, key: &Key) {
-        for (word, mask) in Bloom::probes(self.bits.len(), key) {
-            self.bits[word] |= mask;
+        let (block, probes) = self.probes(key);
+        let words = &mut self.blocks[block];
+        for (word, mask) in probes {
+            words[word] |= mask;
         }
     }
 
     fn may_contain(&self, key: &Key) -> bool {
-        Bloom::probes(self.bits.len(), key).all(|(word, mask)| self.bits[word] & mask != 0)
+        let (block, mut probes) = self.probes(key);
+        let words = &self.blocks[block];
+        probes.all(|(word, mask)| words[word] & mask != 0)
     }
 }
 
@@ -138,12 +146,14 @@ impl Run {
         (first < end).then_some((first, end))
     }
 
-    /// Writes `records` (sorted by key, then index) as the run of entries
+    /// Writes `records` (sorted by key, then index; about `expected` of
+    /// them, which sizes the Bloom filter) as the run of entries
     /// `first..end` in `dir`, durably, and opens it.
     fn write(
         dir: &Path,
         first: u64,
         end: u64,
+        expected: u64,
         records: impl Iterator<Item = Result<Record, StorageError>>,
     ) -> Result<Run, StorageError> {
         let path = dir.join(Run::name(first, end));
@@ -154,13 +164,10 @@ impl Run {
         let mut fences = Vec::new();
         let mut count: u64 = 0;
         let mut last: Option<Record> = None;
-        // The Bloom filter is sized once the count is known.
-        let mut keys: Vec<Key> = Vec::new();
+        let mut bloom = Bloom::new(expected);
         for r in records {
             let r = r?;
-            if last.is_none_or(|l| l.0 != r.0) {
-                keys.push(r.0);
-            }
+            bloom.insert(&r.0);
             if last.is_some_and(|l| l >= r) {
                 return Err(StorageError::Corrupt(format!(
                     "index run {}: records out of order",
@@ -190,10 +197,6 @@ impl Run {
         std::fs::rename(&tmp, &path).map_err(|e| io_err("rename", &tmp, e))?;
         sync_dir(dir)?;
         let file = File::open(&path).map_err(|e| io_err("open", &path, e))?;
-        let mut bloom = Bloom::new(keys.len() as u64);
-        for k in &keys {
-            bloom.insert(k);
-        }
         Ok(Run {
             first,
             end,
@@ -226,28 +229,32 @@ impl Run {
         let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
         let mut fences = Vec::new();
         let mut bloom = Bloom::new(records);
-        let mut input = BufReader::with_capacity(1 << 16, &file);
         let mut last: Option<Record> = None;
-        for i in 0..records {
-            let mut buf = [0u8; RECORD];
-            input
-                .read_exact(&mut buf)
+        // Read in whole blocks, 64 at a time.
+        let mut chunk = vec![0u8; 64 * BLOCK];
+        let mut i: u64 = 0;
+        while i < records {
+            let n = (records - i).min(64 * BLOCK_RECORDS as u64) as usize;
+            let bytes = &mut chunk[..n * RECORD];
+            file.read_exact_at(bytes, i * RECORD as u64)
                 .map_err(|e| io_err("read", path, e))?;
-            digest.update(&buf);
-            let r = decode(&buf);
-            if last.is_some_and(|l| l >= r) || r.1 < first || r.1 >= end {
-                return Ok(None);
+            digest.update(bytes);
+            for buf in bytes.chunks_exact(RECORD) {
+                let r = decode(buf);
+                if last.is_some_and(|l| l >= r) || r.1 < first || r.1 >= end {
+                    return Ok(None);
+                }
+                last = Some(r);
+                if i.is_multiple_of(BLOCK_RECORDS as u64) {
+                    fences.push(r.0);
+                }
+                bloom.insert(&r.0);
+                i += 1;
             }
-            last = Some(r);
-            if i.is_multiple_of(BLOCK_RECORDS as u64) {
-                fences.push(r.0);
-            }
-            bloom.insert(&r.0);
         }
         if digest.finish().as_ref() != &footer[16..] {
             return Ok(None);
         }
-        drop(input);
         Ok(Some(Run {
             first,
             end,
@@ -482,7 +489,13 @@ impl RunIndex {
         };
         if end > first {
             records.sort_unstable();
-            let run = Run::write(&self.dir, first, end, records.iter().map(|r| Ok(*r)))?;
+            let run = Run::write(
+                &self.dir,
+                first,
+                end,
+                records.len() as u64,
+                records.iter().map(|r| Ok(*r)),
+            )?;
             let mut t = self.tiers_mut()?;
             let mut runs = t.runs.as_ref().clone();
             runs.push(Arc::new(run));
@@ -518,6 +531,7 @@ impl RunIndex {
                 &self.dir,
                 older.first,
                 newer.end,
+                older.records + newer.records,
                 merge(older.iter(), newer.iter()),
             )?;
             {
@@ -675,7 +689,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut records: Vec<Record> = (0..5000).flat_map(records).collect();
         records.sort();
-        let run = Run::write(dir.path(), 0, 5000, records.iter().map(|r| Ok(*r))).unwrap();
+        let run = Run::write(
+            dir.path(),
+            0,
+            5000,
+            records.len() as u64,
+            records.iter().map(|r| Ok(*r)),
+        )
+        .unwrap();
         let reopened = Run::open(&dir.path().join(Run::name(0, 5000)), 0, 5000)
             .unwrap()
             .unwrap();
@@ -700,10 +721,10 @@ mod tests {
         sorted.sort();
         let reversed = [sorted[1], sorted[0]];
         assert!(matches!(
-            Run::write(dir.path(), 1, 3, reversed.iter().map(|r| Ok(*r))),
+            Run::write(dir.path(), 1, 3, 2, reversed.iter().map(|r| Ok(*r))),
             Err(StorageError::Corrupt(_))
         ));
-        let run = Run::write(dir.path(), 1, 3, sorted.iter().map(|r| Ok(*r))).unwrap();
+        let run = Run::write(dir.path(), 1, 3, 2, sorted.iter().map(|r| Ok(*r))).unwrap();
         let mut out = Vec::new();
         run.lookup(&leaf(2), &mut out, 10).unwrap();
         assert_eq!(out, [2]);
