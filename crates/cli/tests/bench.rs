@@ -59,6 +59,43 @@ fn bench_log_preloads_then_appends_and_reads_every_entry() {
 }
 
 #[test]
+fn bench_log_keeps_its_log_in_a_data_dir_and_appends_to_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("log");
+    let args = |preload: &'static str| {
+        [
+            "bench",
+            "log",
+            "--clients",
+            "4",
+            "--entries",
+            "40",
+            "--reads",
+            "10",
+            "--preload",
+            preload,
+            "--data-dir",
+            data.to_str().unwrap(),
+        ]
+    };
+    let first = sig(dir.path(), &args("100"));
+    let text1 = text(&first);
+    assert!(first.status.success(), "{text1}");
+    assert!(data.join("log.db").is_file());
+    // Reopened: 140 entries already there, 40 more (fresh artifacts).
+    let second = sig(dir.path(), &args("0"));
+    let text2 = text(&second);
+    assert!(second.status.success(), "{text2}");
+    assert!(text2.contains("opened the log in"), "{text2}");
+    assert_eq!(counted(&text2, "appends:", "201"), (40, 0), "{text2}");
+    let db = rusqlite::Connection::open(data.join("log.db")).unwrap();
+    let n: i64 = db
+        .query_row("SELECT count(*) FROM entries", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 180);
+}
+
+#[test]
 fn bench_log_appends_through_the_v2_api() {
     let dir = tempfile::tempdir().unwrap();
     let out = sig(
