@@ -684,6 +684,74 @@ mod tests {
         assert_eq!(index.indexed_upto().unwrap(), 0);
     }
 
+    /// Against a plain model (key -> ascending indexes): random entries
+    /// over a small key space (so keys repeat across entries, blocks and
+    /// runs), runs of random sizes, reopenings, and lookups with random
+    /// limits, including keys never added.
+    #[test]
+    fn lookups_match_a_model_through_flushes_merges_and_reopenings() {
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let key = |k: u64| search_key(&format!("k{k}"));
+        let dir = tempfile::tempdir().unwrap();
+        let mut model: std::collections::BTreeMap<u64, Vec<u64>> = Default::default();
+        let mut run_entries = 1 + next(40);
+        let mut index = RunIndex::open(dir.path(), 0, run_entries).unwrap();
+        let mut size = 0u64;
+        for step in 0..60 {
+            for _ in 0..next(80) {
+                let mut keys: Vec<u64> = (0..1 + next(4)).map(|_| next(300)).collect();
+                keys.sort();
+                keys.dedup();
+                for k in &keys {
+                    model.entry(*k).or_default().push(size);
+                }
+                let due = index
+                    .add(size + 1, keys.iter().map(|k| (key(*k), size)))
+                    .unwrap();
+                size += 1;
+                if due {
+                    index.flush().unwrap();
+                }
+            }
+            if next(5) == 0 {
+                // A restart: runs kept, the rest added again (as the
+                // storage does from its entries).
+                drop(index);
+                run_entries = 1 + next(40);
+                index = RunIndex::open(dir.path(), size, run_entries).unwrap();
+                let from = index.indexed_upto().unwrap();
+                for i in from..size {
+                    let records: Vec<Record> = model
+                        .iter()
+                        .filter(|(_, v)| v.contains(&i))
+                        .map(|(k, _)| (key(*k), i))
+                        .collect();
+                    if index.add(i + 1, records).unwrap() {
+                        index.flush().unwrap();
+                    }
+                }
+            }
+            for _ in 0..50 {
+                let k = next(320);
+                let limit = [1, 3, 1000][next(3) as usize];
+                let mut want = model.get(&k).cloned().unwrap_or_default();
+                want.truncate(limit);
+                assert_eq!(
+                    index.get(&key(k), limit).unwrap(),
+                    want,
+                    "step {step} key {k}"
+                );
+            }
+        }
+        assert!(index.run_ranges().len() > 1, "{:?}", index.run_ranges());
+    }
+
     #[test]
     fn the_bloom_filter_keeps_every_key_and_passes_few_others() {
         let dir = tempfile::tempdir().unwrap();
