@@ -122,6 +122,41 @@ impl Bloom {
     }
 }
 
+/// What a run keeps in memory, built from its records in order (when it
+/// is written and when it is opened).
+struct Shape {
+    /// The first key of each block.
+    fences: Vec<Key>,
+    bloom: Bloom,
+    count: u64,
+    last: Option<Record>,
+}
+
+impl Shape {
+    fn new(expected: u64) -> Shape {
+        Shape {
+            fences: Vec::new(),
+            bloom: Bloom::new(expected),
+            count: 0,
+            last: None,
+        }
+    }
+
+    /// Adds the next record; false if it does not sort after the last.
+    fn push(&mut self, r: Record) -> bool {
+        if self.last.is_some_and(|l| l >= r) {
+            return false;
+        }
+        self.last = Some(r);
+        if self.count.is_multiple_of(BLOCK_RECORDS as u64) {
+            self.fences.push(r.0);
+        }
+        self.bloom.insert(&r.0);
+        self.count += 1;
+        true
+    }
+}
+
 /// One immutable run file: the sorted records of entries `first..end`.
 struct Run {
     first: u64,
@@ -161,32 +196,23 @@ impl Run {
         let file = File::create(&tmp).map_err(|e| io_err("create", &tmp, e))?;
         let mut out = BufWriter::with_capacity(1 << 16, file);
         let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-        let mut fences = Vec::new();
-        let mut count: u64 = 0;
-        let mut last: Option<Record> = None;
-        let mut bloom = Bloom::new(expected);
+        let mut shape = Shape::new(expected);
         for r in records {
             let r = r?;
-            bloom.insert(&r.0);
-            if last.is_some_and(|l| l >= r) {
+            if !shape.push(r) {
                 return Err(StorageError::Corrupt(format!(
                     "index run {}: records out of order",
                     path.display()
                 )));
-            }
-            last = Some(r);
-            if count.is_multiple_of(BLOCK_RECORDS as u64) {
-                fences.push(r.0);
             }
             let mut buf = [0u8; RECORD];
             buf[..32].copy_from_slice(&r.0);
             buf[32..].copy_from_slice(&r.1.to_be_bytes());
             digest.update(&buf);
             out.write_all(&buf).map_err(|e| io_err("write", &tmp, e))?;
-            count += 1;
         }
         out.write_all(MAGIC).map_err(|e| io_err("write", &tmp, e))?;
-        out.write_all(&count.to_be_bytes())
+        out.write_all(&shape.count.to_be_bytes())
             .map_err(|e| io_err("write", &tmp, e))?;
         out.write_all(digest.finish().as_ref())
             .map_err(|e| io_err("write", &tmp, e))?;
@@ -202,9 +228,9 @@ impl Run {
             end,
             path,
             file,
-            records: count,
-            fences,
-            bloom,
+            records: shape.count,
+            fences: shape.fences,
+            bloom: shape.bloom,
         })
     }
 
@@ -226,34 +252,14 @@ impl Run {
         if &footer[..8] != MAGIC || footer[8..16] != records.to_be_bytes() {
             return Ok(None);
         }
-        let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-        let mut fences = Vec::new();
-        let mut bloom = Bloom::new(records);
-        let mut last: Option<Record> = None;
-        // Read in whole blocks, 64 at a time.
-        let mut chunk = vec![0u8; 64 * BLOCK];
-        let mut i: u64 = 0;
-        while i < records {
-            let n = (records - i).min(64 * BLOCK_RECORDS as u64) as usize;
-            let bytes = &mut chunk[..n * RECORD];
-            file.read_exact_at(bytes, i * RECORD as u64)
-                .map_err(|e| io_err("read", path, e))?;
-            digest.update(bytes);
-            for buf in bytes.chunks_exact(RECORD) {
-                let r = decode(buf);
-                if last.is_some_and(|l| l >= r) || r.1 < first || r.1 >= end {
-                    return Ok(None);
-                }
-                last = Some(r);
-                if i.is_multiple_of(BLOCK_RECORDS as u64) {
-                    fences.push(r.0);
-                }
-                bloom.insert(&r.0);
-                i += 1;
+        let mut shape = Shape::new(records);
+        for r in read_records(&file, path, records) {
+            match r {
+                Ok(r) if r.1 >= first && r.1 < end && shape.push(r) => {}
+                // Out of order or range, or not the digest written.
+                Ok(_) | Err(StorageError::Corrupt(_)) => return Ok(None),
+                Err(e) => return Err(e),
             }
-        }
-        if digest.finish().as_ref() != &footer[16..] {
-            return Ok(None);
         }
         Ok(Some(Run {
             first,
@@ -261,8 +267,8 @@ impl Run {
             path: path.to_path_buf(),
             file,
             records,
-            fences,
-            bloom,
+            fences: shape.fences,
+            bloom: shape.bloom,
         }))
     }
 
@@ -300,46 +306,55 @@ impl Run {
         Ok(())
     }
 
-    /// Its records in order, read sequentially with positioned reads (so
-    /// that a merge retried after a failure starts over), and then checked
-    /// against the run's digest: a run damaged since it was opened fails
-    /// the merge instead of passing its damage on under a fresh digest.
+    /// Its records in order (for a merge), checked against its digest.
     fn iter(&self) -> impl Iterator<Item = Result<Record, StorageError>> + '_ {
-        let mut digest = Some(aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256));
-        let mut chunk = vec![0u8; 64 * BLOCK];
-        let (mut next, mut filled, mut used) = (0u64, 0usize, 0usize);
-        std::iter::from_fn(move || {
-            if used == filled {
-                if next == self.records {
-                    // The end: check the digest once.
-                    let digest = digest.take()?;
-                    let mut stored = [0u8; 32];
-                    let at = self.records * RECORD as u64 + 16;
-                    return match self.file.read_exact_at(&mut stored, at) {
-                        Err(e) => Some(Err(io_err("read", &self.path, e))),
-                        Ok(()) if digest.finish().as_ref() == stored => None,
-                        Ok(()) => Some(Err(StorageError::Corrupt(format!(
-                            "index run {} changed since it was written",
-                            self.path.display()
-                        )))),
-                    };
-                }
-                let n = (self.records - next).min(64 * BLOCK_RECORDS as u64) as usize;
-                let bytes = &mut chunk[..n * RECORD];
-                if let Err(e) = self.file.read_exact_at(bytes, next * RECORD as u64) {
-                    return Some(Err(io_err("read", &self.path, e)));
-                }
-                if let Some(d) = digest.as_mut() {
-                    d.update(bytes);
-                }
-                next += n as u64;
-                (filled, used) = (n * RECORD, 0);
-            }
-            let record = decode(&chunk[used..used + RECORD]);
-            used += RECORD;
-            Some(Ok(record))
-        })
+        read_records(&self.file, &self.path, self.records)
     }
+}
+
+/// The `records` records of a run file in order, read in chunks of 64
+/// blocks with positioned reads (so that a merge retried after a failure
+/// starts over), then checked against the digest in the footer: a run
+/// damaged since it was written ends in [`StorageError::Corrupt`] (a merge
+/// fails instead of passing the damage on under a fresh digest).
+fn read_records<'a>(
+    file: &'a File,
+    path: &'a Path,
+    records: u64,
+) -> impl Iterator<Item = Result<Record, StorageError>> + 'a {
+    let mut digest = Some(aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256));
+    let mut chunk = vec![0u8; 64 * BLOCK];
+    let (mut next, mut filled, mut used) = (0u64, 0usize, 0usize);
+    std::iter::from_fn(move || {
+        if used == filled {
+            if next == records {
+                // The end: check the digest once.
+                let digest = digest.take()?;
+                let mut stored = [0u8; 32];
+                return match file.read_exact_at(&mut stored, records * RECORD as u64 + 16) {
+                    Err(e) => Some(Err(io_err("read", path, e))),
+                    Ok(()) if digest.finish().as_ref() == stored => None,
+                    Ok(()) => Some(Err(StorageError::Corrupt(format!(
+                        "index run {} changed since it was written",
+                        path.display()
+                    )))),
+                };
+            }
+            let n = (records - next).min(64 * BLOCK_RECORDS as u64) as usize;
+            let bytes = &mut chunk[..n * RECORD];
+            if let Err(e) = file.read_exact_at(bytes, next * RECORD as u64) {
+                return Some(Err(io_err("read", path, e)));
+            }
+            if let Some(d) = digest.as_mut() {
+                d.update(bytes);
+            }
+            next += n as u64;
+            (filled, used) = (n * RECORD, 0);
+        }
+        let record = decode(&chunk[used..used + RECORD]);
+        used += RECORD;
+        Some(Ok(record))
+    })
 }
 
 fn decode(buf: &[u8]) -> Record {

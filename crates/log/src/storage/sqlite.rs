@@ -136,16 +136,24 @@ fn indexer(wake: std::sync::mpsc::Receiver<()>, inner: std::sync::Weak<Inner>) {
     }
 }
 
+/// The number of entries stored (one past the highest index).
+fn stored_entries(conn: &Connection) -> Result<u64, StorageError> {
+    let n: i64 = conn
+        .query_row("SELECT COALESCE(MAX(idx) + 1, 0) FROM entries", [], |r| {
+            r.get(0)
+        })
+        .map_err(backend)?;
+    to_u64(n)
+}
+
 /// The index records of one entry: its leaf hash and its search keys.
 fn index_records<'a>(
     index: u64,
     leaf_hash: &Hash,
-    keys: impl IntoIterator<Item = &'a str>,
-) -> impl Iterator<Item = (runs::Key, u64)> {
+    keys: impl IntoIterator<Item = &'a str> + 'a,
+) -> impl Iterator<Item = (runs::Key, u64)> + 'a {
     std::iter::once((*leaf_hash, index))
         .chain(keys.into_iter().map(move |k| (runs::search_key(k), index)))
-        .collect::<Vec<_>>()
-        .into_iter()
 }
 
 /// Adds the entries the runs do not cover to the index's memory tier,
@@ -258,12 +266,11 @@ impl SqliteStorage {
             tx.commit().map_err(backend)?;
         }
         writer.execute_batch(SCHEMA).map_err(backend)?;
-        let size: i64 = writer
-            .query_row("SELECT COALESCE(MAX(idx) + 1, 0) FROM entries", [], |r| {
-                r.get(0)
-            })
-            .map_err(backend)?;
-        let index = RunIndex::open(&dir.join("index"), to_u64(size)?, index_run_entries)?;
+        let index = RunIndex::open(
+            &dir.join("index"),
+            stored_entries(&writer)?,
+            index_run_entries,
+        )?;
         load_index(&writer, &index)?;
         writer
             .pragma_update(None, "wal_autocheckpoint", 0)
@@ -399,12 +406,8 @@ impl Storage for SqliteStorage {
                 Some((s, n)) => (to_u64(s)?, Some(n)),
                 None => (0, None),
             };
-            let entries: i64 = conn
-                .query_row("SELECT COALESCE(MAX(idx) + 1, 0) FROM entries", [], |r| {
-                    r.get(0)
-                })
-                .map_err(backend)?;
-            if to_u64(entries)? != size {
+            let entries = stored_entries(conn)?;
+            if entries != size {
                 return Err(StorageError::Corrupt(format!(
                     "{entries} entries but the latest checkpoint is for {size}"
                 )));
