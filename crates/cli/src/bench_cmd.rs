@@ -217,7 +217,12 @@ const PRELOAD_IN_FLIGHT: usize = 3072;
 /// A hashedrekord entry of the usual shape (one of the bench's keys, a
 /// fresh artifact digest, a signature-sized blob) for `--preload`: it goes
 /// straight to the sequencer, which does not check signatures.
-fn preload_entry(s: &Signer, key_index: &str, run_id: u32, i: u64) -> signet_log::entry::Prepared {
+fn preload_entry(
+    s: &Signer,
+    key_index: &str,
+    run_id: u32,
+    i: u64,
+) -> Result<signet_log::entry::Prepared, signet_log::entry::EntryError> {
     use signet_model::rekor::{
         EntryBody, HashedRekordData, HashedRekordSignature, HashedRekordV001, HexHash, PemContent,
     };
@@ -239,16 +244,13 @@ fn preload_entry(s: &Signer, key_index: &str, run_id: u32, i: u64) -> signet_log
             },
         },
     });
-    let canonical = body.canonical_json().into_bytes();
-    signet_log::entry::Prepared {
-        leaf_hash: signet_tlog::merkle::leaf_hash(&canonical),
+    signet_log::entry::Prepared::new(
         body,
-        canonical,
-        index_keys: vec![
+        vec![
             signet_log::entry::digest_index("sha256", &digest_hex),
             key_index.to_string(),
         ],
-    }
+    )
 }
 
 /// Logs `n` synthetic entries through the sequencer; returns the time taken.
@@ -275,7 +277,7 @@ async fn preload(
             }
         }
         let k = i as usize % signers.len();
-        let entry = preload_entry(&signers[k], &key_indexes[k], run_id, i);
+        let entry = preload_entry(&signers[k], &key_indexes[k], run_id, i)?;
         let sequencer = log.context.sequencer.clone();
         tasks.spawn(async move { sequencer.submit(entry).await.map(|_| ()) });
     }

@@ -61,7 +61,9 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    fn new(body: EntryBody, mut index_keys: Vec<String>) -> Result<Self, EntryError> {
+    /// A checked body with its search keys: canonical form, leaf hash,
+    /// size bound, keys sorted and deduplicated.
+    pub fn new(body: EntryBody, mut index_keys: Vec<String>) -> Result<Self, EntryError> {
         let canonical = body.canonical_json().into_bytes();
         if canonical.len() > MAX_ENTRY_BYTES {
             return Err(EntryError::TooLarge(canonical.len()));
