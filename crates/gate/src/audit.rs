@@ -569,15 +569,12 @@ mod tests {
 
     #[test]
     fn kubeconfig_exec_plugins_give_the_credential() {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let plugin = dir.path().join("get-token");
-        std::fs::write(
-            &plugin,
-            "#!/bin/sh\nprintf '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"from-plugin\"}}'\n",
-        )
-        .unwrap();
-        std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        crate::kube_exec::tests::plugin(
+            dir.path(),
+            "get-token",
+            r#"printf '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"from-plugin"}}'"#,
+        );
         let path = dir.path().join("config");
         let write = |user: &str| write_kubeconfig(&path, "https://127.0.0.1:6443", user);
         write("{exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: ./get-token}}");

@@ -235,11 +235,13 @@ fn parse(exec: &ExecConfig, output: &[u8]) -> Result<Credential, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
-    fn plugin(dir: &Path, name: &str, script: &str) -> String {
+    /// An executable shell script `name` in `dir`; its command as a
+    /// kubeconfig in `dir` names it.
+    pub(crate) fn plugin(dir: &Path, name: &str, script: &str) -> String {
         let path = dir.join(name);
         std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
