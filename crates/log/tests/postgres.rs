@@ -124,7 +124,7 @@ async fn postgres_appends_proofs_dedupe_and_restart() {
     assert!(log.context.sequencer.is_active());
     let key = Key::new();
 
-    // 300 concurrent entries: a full level-0 tile and a partial one.
+    // 300 entries, sent concurrently: a full level-0 tile and a partial one.
     let mut tasks = Vec::new();
     let mut requests = Vec::new();
     for i in 0..300u32 {
