@@ -148,10 +148,10 @@ pub struct IntotoEnvelope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IntotoSignature {
-    pub sig: Base64,
-    pub public_key: Base64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyid: Option<String>,
+    pub public_key: Base64,
+    pub sig: Base64,
 }
 
 #[derive(Deserialize)]
@@ -247,8 +247,47 @@ impl EntryBody {
     }
 
     /// RFC 8785 canonical JSON of the body: what a log stores and hashes.
+    ///
+    /// Written straight from the typed body, without a JSON value in
+    /// between (this runs once per append): every struct of a body declares
+    /// its fields in RFC 8785 order (sorted by UTF-16 code units; the names
+    /// are ASCII), no body holds a map or a float, and serde_json escapes
+    /// strings exactly as RFC 8785 does, so compact serde_json output is
+    /// the canonical form. `canonical_json_is_the_generic_canonical_form`
+    /// holds this to [`crate::canonical::to_string`] for every field.
     pub fn canonical_json(&self) -> String {
-        crate::canonical::to_string(&self.to_value())
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Canonical<S> {
+            api_version: &'static str,
+            kind: &'static str,
+            spec: S,
+        }
+        #[derive(Serialize)]
+        struct HashedRekordV002Spec<'a> {
+            #[serde(rename = "hashedRekordV002")]
+            inner: &'a HashedRekordV002,
+        }
+        #[derive(Serialize)]
+        struct DsseV002Spec<'a> {
+            #[serde(rename = "dsseV002")]
+            inner: &'a DsseV002,
+        }
+        fn write<S: Serialize>(body: &EntryBody, spec: S) -> String {
+            serde_json::to_string(&Canonical {
+                api_version: body.version(),
+                kind: body.kind(),
+                spec,
+            })
+            .unwrap_or_default()
+        }
+        match self {
+            EntryBody::HashedRekordV001(s) => write(self, s),
+            EntryBody::HashedRekordV002(s) => write(self, HashedRekordV002Spec { inner: s }),
+            EntryBody::DsseV001(s) => write(self, s),
+            EntryBody::DsseV002(s) => write(self, DsseV002Spec { inner: s }),
+            EntryBody::IntotoV002(s) => write(self, s),
+        }
     }
 }
 
@@ -258,12 +297,25 @@ impl EntryBody {
 /// so the canonical form is written directly rather than through a JSON
 /// value: this runs once per verified bundle and once per served entry.
 pub fn set_payload(body: &[u8], integrated_time: u64, log_id: &[u8], log_index: u64) -> String {
-    format!(
-        r#"{{"body":"{}","integratedTime":{},"logID":"{}","logIndex":{}}}"#,
-        crate::encoding::encode_base64(body),
+    set_payload_of_base64(
+        &crate::encoding::encode_base64(body),
         integrated_time,
+        log_id,
+        log_index,
+    )
+}
+
+/// [`set_payload`] for a body already in base64 (a log encodes it once for
+/// both the SET and the answer).
+pub fn set_payload_of_base64(
+    body_base64: &str,
+    integrated_time: u64,
+    log_id: &[u8],
+    log_index: u64,
+) -> String {
+    format!(
+        r#"{{"body":"{body_base64}","integratedTime":{integrated_time},"logID":"{}","logIndex":{log_index}}}"#,
         crate::encoding::encode_hex(log_id),
-        log_index
     )
 }
 
@@ -323,6 +375,96 @@ mod tests {
             "intoto 0.0.2",
         ] {
             assert!(kinds.contains(k), "no conformance entry of {k}");
+        }
+    }
+
+    /// Every body shape, with every optional field present and absent and
+    /// strings that need escaping: the direct writer and the generic
+    /// canonicalizer agree byte for byte.
+    #[test]
+    fn canonical_json_is_the_generic_canonical_form() {
+        let text = "x\u{1}\n\"\\/\u{7f}é€\u{2028}😀";
+        let hex = |a: &str| HexHash {
+            algorithm: a.into(),
+            value: text.into(),
+        };
+        let out = |a: &str| HashOutput {
+            algorithm: a.into(),
+            digest: Base64(b"digest".to_vec()),
+        };
+        let raw = |b: &[u8]| RawBytes {
+            raw_bytes: Base64(b.to_vec()),
+        };
+        let verifiers = [
+            Verifier {
+                key_details: Some(text.into()),
+                public_key: Some(raw(b"key")),
+                x509_certificate: Some(raw(b"cert")),
+            },
+            Verifier {
+                key_details: None,
+                public_key: None,
+                x509_certificate: None,
+            },
+        ];
+        let mut bodies = vec![EntryBody::HashedRekordV001(HashedRekordV001 {
+            data: HashedRekordData {
+                hash: hex("sha256"),
+            },
+            signature: HashedRekordSignature {
+                content: Base64(b"sig".to_vec()),
+                public_key: PemContent {
+                    content: Base64(b"pem".to_vec()),
+                },
+            },
+        })];
+        for verifier in verifiers {
+            let signature = SignatureV002 {
+                content: Base64(b"sig".to_vec()),
+                verifier,
+            };
+            bodies.push(EntryBody::HashedRekordV002(HashedRekordV002 {
+                data: out(text),
+                signature: signature.clone(),
+            }));
+            bodies.push(EntryBody::DsseV002(DsseV002 {
+                payload_hash: out("SHA2_256"),
+                signatures: vec![signature.clone(), signature],
+            }));
+        }
+        bodies.push(EntryBody::DsseV001(DsseV001 {
+            envelope_hash: hex("sha256"),
+            payload_hash: hex(text),
+            signatures: vec![
+                DsseV001Signature {
+                    signature: Base64(b"a".to_vec()),
+                    verifier: Base64(b"b".to_vec()),
+                };
+                2
+            ],
+        }));
+        for present in [true, false] {
+            let some = |v: HexHash| present.then_some(v);
+            bodies.push(EntryBody::IntotoV002(IntotoV002 {
+                content: IntotoContent {
+                    envelope: IntotoEnvelope {
+                        payload: present.then(|| Base64(b"payload".to_vec())),
+                        payload_type: text.into(),
+                        signatures: vec![IntotoSignature {
+                            keyid: present.then(|| text.to_string()),
+                            public_key: Base64(b"pem".to_vec()),
+                            sig: Base64(b"sig".to_vec()),
+                        }],
+                    },
+                    hash: some(hex("sha256")),
+                    payload_hash: some(hex("sha256")),
+                },
+            }));
+        }
+        for body in bodies {
+            let generic = crate::canonical::to_string(&body.to_value());
+            assert_eq!(body.canonical_json(), generic);
+            assert_eq!(EntryBody::parse(generic.as_bytes()).unwrap(), body);
         }
     }
 
