@@ -49,15 +49,16 @@ fn uuid(leaf: &Hash) -> String {
 }
 
 /// The signed entry timestamp: the log's signature over the RFC 8785 JSON
-/// of `{body, integratedTime, logID, logIndex}`.
-fn set(ctx: &Ctx, body: &[u8], time: i64, index: u64) -> Result<Vec<u8>, ApiError> {
+/// of `{body, integratedTime, logID, logIndex}` (`body` in base64).
+fn set(ctx: &Ctx, body: &str, time: i64, index: u64) -> Result<Vec<u8>, ApiError> {
     let time = u64::try_from(time).map_err(|_| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "negative integrated time",
         )
     })?;
-    let payload = signet_model::rekor::set_payload(body, time, &ctx.signer.log_id(), index);
+    let payload =
+        signet_model::rekor::set_payload_of_base64(body, time, &ctx.signer.log_id(), index);
     ctx.signer
         .sign(payload.as_bytes())
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
@@ -109,9 +110,10 @@ fn log_entry(
     head: &TreeHead,
     proof: &[Hash],
 ) -> Result<LogEntries, ApiError> {
-    let set = set(ctx, body, time, index)?;
+    let body = encode_base64(body);
+    let set = set(ctx, &body, time, index)?;
     let entry = LogEntry {
-        body: encode_base64(body),
+        body,
         integrated_time: time,
         log_id: encode_hex(ctx.signer.log_id()),
         log_index: index,
