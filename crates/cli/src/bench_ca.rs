@@ -40,7 +40,7 @@ use signet_ca::server::CaServer;
 use signet_model::encoding::encode_base64;
 use tokio::sync::oneshot;
 
-use crate::bench_cmd::{percentile, phase, rate, BoxError};
+use crate::bench_cmd::{percentile, phase, rate, raw_request, BoxError, RawRequest};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TokenAlg {
@@ -266,19 +266,27 @@ pub fn ca_bench(args: CaBenchArgs) -> Result<(), BoxError> {
 
         // One request outside the timing, so the issuer's keys are fetched.
         let warm = phase(addr, 1, 1, Duration::from_secs(30), 200, {
-            let body = bodies.first().cloned().unwrap_or_default();
-            move |_| ("POST", "/api/v2/signingCert".to_string(), body.clone())
+            let req = raw_request(
+                "POST",
+                "/api/v2/signingCert",
+                bodies.first().map_or("", String::as_str),
+            );
+            move |_| req.clone()
         })
         .await?;
         if warm.ok != 1 {
             return Err("the warm-up request was refused".into());
         }
 
-        let bodies = Arc::new(bodies);
-        let b = bodies.clone();
+        let requests: Arc<Vec<RawRequest>> = Arc::new(
+            bodies
+                .iter()
+                .map(|body| raw_request("POST", "/api/v2/signingCert", body))
+                .collect(),
+        );
         let limit = Duration::from_secs(args.max_seconds);
-        let result = phase(addr, args.clients, b.len(), limit, 200, move |i| {
-            ("POST", "/api/v2/signingCert".to_string(), b[i].clone())
+        let result = phase(addr, args.clients, requests.len(), limit, 200, move |i| {
+            requests[i].clone()
         })
         .await?;
         let certs = rate(result.ok, result.elapsed);

@@ -374,15 +374,24 @@ fn parse_head(head: &[u8]) -> Result<(u16, usize), BoxError> {
     Ok((status, length))
 }
 
-async fn request(conn: &mut Conn, method: &str, path: &str, body: String) -> Result<u16, BoxError> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// One HTTP/1.1 request as it goes on the wire; built before a timed
+/// phase where it can be, so that the load generator takes as little of
+/// the cores it shares with the server as it can.
+pub(crate) type RawRequest = Arc<[u8]>;
+
+pub(crate) fn raw_request(method: &str, path: &str, body: &str) -> RawRequest {
     let mut req = format!(
         "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
         body.len()
     )
     .into_bytes();
     req.extend_from_slice(body.as_bytes());
-    conn.stream.write_all(&req).await?;
+    req.into()
+}
+
+async fn request(conn: &mut Conn, req: &[u8]) -> Result<u16, BoxError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    conn.stream.write_all(req).await?;
 
     conn.buf.clear();
     let (status, head_len, body_len) = loop {
@@ -407,6 +416,19 @@ async fn request(conn: &mut Conn, method: &str, path: &str, body: String) -> Res
     Ok(status)
 }
 
+/// CPU time (user + system) this process has used so far, from
+/// `/proc/self/stat` (Linux; counted in USER_HZ = 100 ticks a second, the
+/// kernel's fixed ABI for that file); `None` elsewhere.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces: state is field 3, utime 14, stime 15.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks.saturating_mul(10)))
+}
+
 /// Outcome of one timed phase.
 #[derive(Default)]
 pub(crate) struct Phase {
@@ -427,7 +449,7 @@ pub(crate) async fn phase<F>(
     job: F,
 ) -> Result<Phase, BoxError>
 where
-    F: Fn(usize) -> (&'static str, String, String) + Send + Sync + 'static,
+    F: Fn(usize) -> RawRequest + Send + Sync + 'static,
 {
     let job = Arc::new(job);
     let next = Arc::new(AtomicUsize::new(0));
@@ -445,9 +467,9 @@ where
                 if i >= jobs || Instant::now() > deadline {
                     break;
                 }
-                let (method, path, body) = job(i);
+                let req = job(i);
                 let t = Instant::now();
-                match request(&mut conn, method, &path, body).await {
+                match request(&mut conn, &req).await {
                     Ok(s) if s == ok_status => {
                         local.ok += 1;
                         local.latencies.push(t.elapsed());
@@ -555,8 +577,9 @@ fn log_bench(args: LogBenchArgs) -> Result<(), BoxError> {
         let limit = Duration::from_secs(args.max_seconds);
         // The floor of the loopback HTTP round trip on these cores: the
         // cheapest route (the checkpoint, from memory), same clients.
-        let floor = phase(addr, args.clients, args.entries, limit, 200, |_| {
-            ("GET", "/checkpoint".to_string(), String::new())
+        let checkpoint = raw_request("GET", "/checkpoint", "");
+        let floor = phase(addr, args.clients, args.entries, limit, 200, move |_| {
+            checkpoint.clone()
         })
         .await?;
         let round_trips = rate(floor.ok, floor.elapsed);
@@ -565,16 +588,23 @@ fn log_bench(args: LogBenchArgs) -> Result<(), BoxError> {
              (client and server on these cores, no work behind the route)",
             floor.ok, floor.failed, floor.elapsed
         );
-        let requests = Arc::new(requests);
-        let reqs = requests.clone();
         let path = match args.api {
             BenchApi::V1 => "/api/v1/log/entries",
             BenchApi::V2 => "/api/v2/log/entries",
         };
+        let requests: Arc<Vec<RawRequest>> = Arc::new(
+            requests
+                .iter()
+                .map(|body| raw_request("POST", path, body))
+                .collect(),
+        );
+        let reqs = requests.clone();
+        let cpu_before = process_cpu();
         let writes = phase(addr, args.clients, reqs.len(), limit, 201, move |i| {
-            ("POST", path.to_string(), reqs[i].clone())
+            reqs[i].clone()
         })
         .await?;
+        let cpu = cpu_before.zip(process_cpu()).map(|(a, b)| b.saturating_sub(a));
         let ratio = |r: f64| {
             format!(
                 "{:.2} of single-core verify, {:.2} of single-core prepare",
@@ -594,6 +624,17 @@ fn log_bench(args: LogBenchArgs) -> Result<(), BoxError> {
             "an append costs the CPU of {:.1} empty round trips",
             round_trips / appends.max(1e-9)
         );
+        if let Some(cpu) = cpu.filter(|_| writes.ok > 0) {
+            // Busy time, unlike the rate, does not count what other tenants
+            // of a shared machine take.
+            let per_append = cpu.as_secs_f64() / writes.ok as f64;
+            println!(
+                "CPU time per append (client and server, user + system): {:.0} µs; \
+                 {cores} cores would do {:.0} appends/s at that cost",
+                per_append * 1e6,
+                cores as f64 / per_append
+            );
+        }
         println!(
             "time to integrate (client-observed 201): p50 {:.1?}, p99 {:.1?}, max {:.1?}",
             percentile(&writes.latencies, 0.50),
@@ -604,11 +645,7 @@ fn log_bench(args: LogBenchArgs) -> Result<(), BoxError> {
         let reads = phase(addr, args.clients, args.reads, limit, 200, move |i| {
             // A fixed stride over the tree: every read hits a different leaf.
             let index = (i as u64).wrapping_mul(7919) % size;
-            (
-                "GET",
-                format!("/api/v1/log/entries?logIndex={index}"),
-                String::new(),
-            )
+            raw_request("GET", &format!("/api/v1/log/entries?logIndex={index}"), "")
         })
         .await?;
         println!(

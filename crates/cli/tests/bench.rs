@@ -56,6 +56,20 @@ fn bench_log_preloads_then_appends_and_reads_every_entry() {
     assert_eq!(counted(&text, "appends:", "201"), (60, 0), "{text}");
     assert_eq!(counted(&text, "proof reads:", "200"), (30, 0), "{text}");
     assert!(text.contains("durable appends/s"), "{text}");
+    // The CPU cost per append is read from /proc on Linux.
+    if cfg!(target_os = "linux") {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("CPU time per append"))
+            .unwrap_or_else(|| panic!("no CPU cost in {text}"));
+        let micros: f64 = line
+            .split(": ")
+            .nth(1)
+            .and_then(|v| v.split(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no number in {line:?}"));
+        assert!(micros >= 0.0, "{line}");
+    }
 }
 
 #[test]
