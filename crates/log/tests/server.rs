@@ -142,6 +142,8 @@ async fn v1_entries_verify_with_signet_verify() {
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     let (uuid, entry) = tlog_entry(&r.json());
     assert_eq!(r.headers["location"], format!("/api/v1/log/entries/{uuid}"));
+    assert_eq!(r.headers["etag"], uuid);
+    assert_eq!(r.headers["content-type"], "application/json");
     let sig =
         serde_json::from_slice::<Value>(&req).unwrap()["spec"]["signature"]["content"].clone();
     let bundle = message_bundle(entry, artifact, sig.as_str().unwrap());

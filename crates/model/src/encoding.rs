@@ -53,15 +53,50 @@ pub fn encode_base64(bytes: &[u8]) -> String {
 /// which was ≈ 3 % of the log's CPU per append (UUIDs, log IDs, proof
 /// hashes); this writes the bytes in one pass.
 pub fn encode_hex(bytes: impl AsRef<[u8]>) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let bytes = bytes.as_ref();
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 0x0f)]);
-    }
+    let mut out = vec![0; bytes.len() * 2];
+    write_hex(bytes, &mut out);
     // Only ASCII digits were written.
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes the lowercase hex of `bytes` into `out` (twice as long).
+fn write_hex(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0x0f)];
+    }
+}
+
+/// The lowercase hex of a 32-byte hash, held inline: an answer with a
+/// Merkle proof writes dozens of them, without a string each.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Hex32([u8; 64]);
+
+impl Hex32 {
+    pub fn new(hash: &[u8; 32]) -> Self {
+        let mut out = [0; 64];
+        write_hex(hash, &mut out);
+        Hex32(out)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits are ever stored.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Hex32 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Hex32 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 impl Serialize for Base64 {
@@ -181,6 +216,12 @@ mod tests {
         assert_eq!(encode_hex(&bytes), hex::encode(&bytes));
         assert_eq!(encode_hex([0xABu8, 0x01]), "ab01");
         assert_eq!(encode_hex([]), "");
+        let hash: [u8; 32] = std::array::from_fn(|i| (i * 37) as u8);
+        assert_eq!(Hex32::new(&hash).as_str(), hex::encode(hash));
+        assert_eq!(
+            serde_json::to_string(&Hex32::new(&hash)).unwrap(),
+            format!("\"{}\"", hex::encode(hash))
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use signet_model::encoding::{decode_base64, encode_base64, encode_hex};
+use signet_model::encoding::{decode_base64, encode_base64, encode_hex, Hex32};
 use signet_tlog::merkle::Hash;
 
 use super::{body_bytes, ApiError, Ctx};
@@ -72,7 +72,7 @@ struct LogEntry {
     #[serde(rename = "integratedTime")]
     integrated_time: i64,
     #[serde(rename = "logID")]
-    log_id: String,
+    log_id: Hex32,
     #[serde(rename = "logIndex")]
     log_index: u64,
     verification: Verification,
@@ -89,11 +89,11 @@ struct Verification {
 #[derive(Serialize)]
 struct InclusionProof {
     checkpoint: String,
-    hashes: Vec<String>,
+    hashes: Vec<Hex32>,
     #[serde(rename = "logIndex")]
     log_index: u64,
     #[serde(rename = "rootHash")]
-    root_hash: String,
+    root_hash: Hex32,
     #[serde(rename = "treeSize")]
     tree_size: u64,
 }
@@ -115,14 +115,14 @@ fn log_entry(
     let entry = LogEntry {
         body,
         integrated_time: time,
-        log_id: encode_hex(ctx.signer.log_id()),
+        log_id: Hex32::new(&ctx.signer.log_id()),
         log_index: index,
         verification: Verification {
             inclusion_proof: InclusionProof {
                 checkpoint: head.checkpoint.to_string(),
-                hashes: proof.iter().map(encode_hex).collect(),
+                hashes: proof.iter().map(Hex32::new).collect(),
                 log_index: index,
-                root_hash: encode_hex(head.root),
+                root_hash: Hex32::new(&head.root),
                 tree_size: head.size,
             },
             signed_entry_timestamp: encode_base64(&set),
@@ -173,7 +173,16 @@ async fn create(
             if let Ok(etag) = HeaderValue::from_str(&uuid(&leaf)) {
                 headers.insert(header::ETAG, etag);
             }
-            Ok((StatusCode::CREATED, headers, Json(value)).into_response())
+            // Sized up front: the body in base64 and a proof of up to 64
+            // hashes (axum's `Json` would start at 128 bytes and regrow).
+            let mut answer = Vec::with_capacity(canonical_body.len() * 4 / 3 + 6 * 1024);
+            serde_json::to_writer(&mut answer, &value)
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            Ok((StatusCode::CREATED, headers, answer).into_response())
         }
         Outcome::Duplicate { index } => {
             let err = ApiError::new(
