@@ -95,6 +95,10 @@ pub struct LogBenchArgs {
     batch_interval: u64,
     #[arg(long, value_enum, default_value = "sqlite")]
     storage: BenchStorage,
+    /// Type of the log's signing key (SETs and checkpoints), when the bench
+    /// generates it (a --data-dir keeps the key it already holds).
+    #[arg(long, value_enum, default_value = "ecdsa")]
+    key_type: crate::log_cmd::KeyType,
     /// postgres://user@host:port/db for --storage postgres (a fresh
     /// database: the bench appends to it).
     #[arg(long, env = "SIGNET_LOG_POSTGRES_URL")]
@@ -539,6 +543,7 @@ fn log_bench(args: LogBenchArgs) -> Result<(), BoxError> {
         let mut config = signet_log::Config::new(&dir, format!("http://{addr}"));
         config.batch_size = args.batch_size.max(1);
         config.batch_interval = Duration::from_millis(args.batch_interval);
+        config.key_kind = args.key_type.signer_kind();
         let storage_name = match args.storage {
             BenchStorage::Sqlite => "SQLite (embedded, synchronous=FULL)".to_string(),
             BenchStorage::Postgres => {
@@ -565,7 +570,12 @@ fn log_bench(args: LogBenchArgs) -> Result<(), BoxError> {
             );
         }
         println!(
-            "storage {storage_name}; batch size {}, interval {} ms; {} clients; POST {}",
+            "storage {storage_name}; log key {}; batch size {}, interval {} ms; {} clients; POST {}",
+            // The key the log holds (a --data-dir keeps its own).
+            match log.context.signer.kind() {
+                signet_tlog::SignerKind::EcdsaP256 => "ECDSA P-256",
+                signet_tlog::SignerKind::Ed25519 => "Ed25519",
+            },
             args.batch_size,
             args.batch_interval,
             args.clients,

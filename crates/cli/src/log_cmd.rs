@@ -42,6 +42,15 @@ pub enum KeyType {
     Ed25519,
 }
 
+impl KeyType {
+    pub fn signer_kind(self) -> signet_tlog::SignerKind {
+        match self {
+            KeyType::Ecdsa => signet_tlog::SignerKind::EcdsaP256,
+            KeyType::Ed25519 => signet_tlog::SignerKind::Ed25519,
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct ServeArgs {
     /// Directory for the database and the generated signing key.
@@ -114,10 +123,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         .unwrap_or_else(|| format!("http://{}", args.listen));
     let mut config = Config::new(&args.data_dir, public_url);
     config.signer_key = args.signer_key.clone();
-    config.key_kind = match args.key_type {
-        KeyType::Ecdsa => signet_tlog::SignerKind::EcdsaP256,
-        KeyType::Ed25519 => signet_tlog::SignerKind::Ed25519,
-    };
+    config.key_kind = args.key_type.signer_kind();
     config.origin = args.origin.clone();
     config.batch_size = args.batch_size.max(1);
     config.batch_interval = Duration::from_millis(args.batch_interval);

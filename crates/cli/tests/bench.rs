@@ -53,6 +53,7 @@ fn bench_log_preloads_then_appends_and_reads_every_entry() {
     let text = text(&out);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("preloaded 300 entries"), "{text}");
+    assert!(text.contains("log key ECDSA P-256;"), "{text}");
     assert_eq!(counted(&text, "appends:", "201"), (60, 0), "{text}");
     assert_eq!(counted(&text, "proof reads:", "200"), (30, 0), "{text}");
     assert!(text.contains("durable appends/s"), "{text}");
@@ -119,6 +120,8 @@ fn bench_log_appends_through_the_v2_api() {
             "log",
             "--api",
             "v2",
+            "--key-type",
+            "ed25519",
             "--clients",
             "3",
             "--entries",
@@ -130,6 +133,7 @@ fn bench_log_appends_through_the_v2_api() {
     let text = text(&out);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("/api/v2/log/entries"), "{text}");
+    assert!(text.contains("log key Ed25519;"), "{text}");
     assert_eq!(counted(&text, "appends:", "201"), (30, 0), "{text}");
 }
 
