@@ -154,16 +154,18 @@ pub struct IntotoSignature {
     pub sig: Base64,
 }
 
-#[derive(Deserialize)]
-struct HashedRekordV002Spec {
+/// Rekor v2 specs are wrapped in one member named after their type: read
+/// as `T = HashedRekordV002`, written as `T = &HashedRekordV002`.
+#[derive(Serialize, Deserialize)]
+struct HashedRekordV002Spec<T> {
     #[serde(rename = "hashedRekordV002")]
-    inner: HashedRekordV002,
+    inner: T,
 }
 
-#[derive(Deserialize)]
-struct DsseV002Spec {
+#[derive(Serialize, Deserialize)]
+struct DsseV002Spec<T> {
     #[serde(rename = "dsseV002")]
-    inner: DsseV002,
+    inner: T,
 }
 
 /// Most signatures an entry may carry before we refuse to look at it.
@@ -186,11 +188,11 @@ impl EntryBody {
         let parsed = match (head.kind.as_str(), head.api_version.as_str()) {
             ("hashedrekord", "0.0.1") => EntryBody::HashedRekordV001(serde_json::from_str(spec)?),
             ("hashedrekord", "0.0.2") => EntryBody::HashedRekordV002(
-                serde_json::from_str::<HashedRekordV002Spec>(spec)?.inner,
+                serde_json::from_str::<HashedRekordV002Spec<HashedRekordV002>>(spec)?.inner,
             ),
             ("dsse", "0.0.1") => EntryBody::DsseV001(serde_json::from_str(spec)?),
             ("dsse", "0.0.2") => {
-                EntryBody::DsseV002(serde_json::from_str::<DsseV002Spec>(spec)?.inner)
+                EntryBody::DsseV002(serde_json::from_str::<DsseV002Spec<DsseV002>>(spec)?.inner)
             }
             ("intoto", "0.0.2") => EntryBody::IntotoV002(serde_json::from_str(spec)?),
             (kind, version) => {
@@ -256,27 +258,10 @@ impl EntryBody {
     /// the canonical form. `canonical_json_is_the_generic_canonical_form`
     /// holds this to [`crate::canonical::to_string`] for every field.
     pub fn canonical_json(&self) -> String {
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Canonical<S> {
-            api_version: &'static str,
-            kind: &'static str,
-            spec: S,
-        }
-        #[derive(Serialize)]
-        struct HashedRekordV002Spec<'a> {
-            #[serde(rename = "hashedRekordV002")]
-            inner: &'a HashedRekordV002,
-        }
-        #[derive(Serialize)]
-        struct DsseV002Spec<'a> {
-            #[serde(rename = "dsseV002")]
-            inner: &'a DsseV002,
-        }
         fn write<S: Serialize>(body: &EntryBody, spec: S) -> String {
-            serde_json::to_string(&Canonical {
-                api_version: body.version(),
-                kind: body.kind(),
+            serde_json::to_string(&Envelope {
+                api_version: body.version().to_string(),
+                kind: body.kind().to_string(),
                 spec,
             })
             .unwrap_or_default()
