@@ -103,7 +103,7 @@ type LogEntries = BTreeMap<String, LogEntry>;
 
 fn log_entry(
     ctx: &Ctx,
-    leaf: &Hash,
+    uuid: String,
     body: &[u8],
     time: i64,
     index: u64,
@@ -128,14 +128,14 @@ fn log_entry(
             signed_entry_timestamp: encode_base64(&set),
         },
     };
-    Ok(BTreeMap::from([(uuid(leaf), entry)]))
+    Ok(BTreeMap::from([(uuid, entry)]))
 }
 
 async fn stored_entry_json(ctx: &Ctx, e: &StoredEntry) -> Result<LogEntries, ApiError> {
     let (head, proof) = ctx.inclusion(e.index).await?;
     log_entry(
         ctx,
-        &e.leaf_hash,
+        uuid(&e.leaf_hash),
         &e.body,
         e.integrated_time,
         e.index,
@@ -144,8 +144,8 @@ async fn stored_entry_json(ctx: &Ctx, e: &StoredEntry) -> Result<LogEntries, Api
     )
 }
 
-fn location(leaf: &Hash) -> HeaderValue {
-    HeaderValue::from_str(&format!("/api/v1/log/entries/{}", uuid(leaf)))
+fn location(uuid: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("/api/v1/log/entries/{uuid}"))
         .unwrap_or(HeaderValue::from_static("/api/v1/log/entries"))
 }
 
@@ -155,24 +155,25 @@ async fn create(
 ) -> Result<Response, ApiError> {
     let body = body_bytes(body)?;
     let prepared = prepare_v1(&body)?;
-    let leaf = prepared.leaf_hash;
+    // Hex once per append: Location, ETag and the answer's key.
+    let id = uuid(&prepared.leaf_hash);
     let canonical_body = prepared.canonical.clone();
     let mut headers = HeaderMap::new();
-    headers.insert(header::LOCATION, location(&leaf));
+    headers.insert(header::LOCATION, location(&id));
     match ctx.submit(prepared).await? {
         Outcome::Logged(l) => {
+            if let Ok(etag) = HeaderValue::from_str(&id) {
+                headers.insert(header::ETAG, etag);
+            }
             let value = log_entry(
                 &ctx,
-                &leaf,
+                id,
                 &canonical_body,
                 l.integrated_time,
                 l.index,
                 &l.head,
                 &l.proof,
             )?;
-            if let Ok(etag) = HeaderValue::from_str(&uuid(&leaf)) {
-                headers.insert(header::ETAG, etag);
-            }
             // Sized up front: the body in base64 and a proof of up to 64
             // hashes (axum's `Json` would start at 128 bytes and regrow).
             let mut answer = Vec::with_capacity(canonical_body.len() * 4 / 3 + 6 * 1024);
@@ -188,8 +189,7 @@ async fn create(
             let err = ApiError::new(
                 StatusCode::CONFLICT,
                 format!(
-                    "an equivalent entry already exists in the transparency log with UUID {} at index {index}",
-                    uuid(&leaf)
+                    "an equivalent entry already exists in the transparency log with UUID {id} at index {index}"
                 ),
             );
             Ok((headers, err).into_response())
