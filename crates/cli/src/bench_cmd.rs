@@ -254,6 +254,7 @@ fn preload_entry(
             signet_log::entry::digest_index("sha256", &digest_hex),
             key_index.to_string(),
         ],
+        Vec::new(),
     )
 }
 

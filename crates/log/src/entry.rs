@@ -28,8 +28,13 @@ use crate::tiles::MAX_ENTRY_BYTES;
 
 /// Most signatures or verifiers a proposed entry may carry.
 pub const MAX_SIGNATURES: usize = 16;
-/// Most search keys one entry adds to the index (in-toto subjects can be many).
+/// Most search keys an entry's own content adds to the index (signers'
+/// keys, certificate SANs, artifact and payload digests); an entry that
+/// needs more is refused, never partly indexed.
 pub const MAX_INDEX_KEYS: usize = 256;
+/// Most in-toto subject digests one entry adds to the index, on top of its
+/// own keys: the first ones in statement order.
+pub const MAX_SUBJECT_KEYS: usize = 1024;
 
 /// Why a proposed entry was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,15 +67,32 @@ pub struct Prepared {
 
 impl Prepared {
     /// A checked body with its search keys: canonical form, leaf hash,
-    /// size bound, keys sorted and deduplicated.
-    pub fn new(body: EntryBody, mut index_keys: Vec<String>) -> Result<Self, EntryError> {
+    /// size bound, keys sorted and deduplicated. `own_keys` (signers and
+    /// digests) are all indexed or the entry is refused; `subject_keys`
+    /// come bounded from [`intoto_subject_keys`], so no subject can push
+    /// out a signer's key.
+    pub fn new(
+        body: EntryBody,
+        mut own_keys: Vec<String>,
+        subject_keys: Vec<String>,
+    ) -> Result<Self, EntryError> {
         let canonical = body.canonical_json().into_bytes();
         if canonical.len() > MAX_ENTRY_BYTES {
             return Err(EntryError::TooLarge(canonical.len()));
         }
+        own_keys.sort();
+        own_keys.dedup();
+        if own_keys.len() > MAX_INDEX_KEYS {
+            return invalid(format!(
+                "the entry names {} search keys (signers' keys, certificate SANs, digests); \
+                 at most {MAX_INDEX_KEYS} are indexed per entry",
+                own_keys.len()
+            ));
+        }
+        let mut index_keys = own_keys;
+        index_keys.extend(subject_keys);
         index_keys.sort();
         index_keys.dedup();
-        index_keys.truncate(MAX_INDEX_KEYS);
         Ok(Prepared {
             leaf_hash: leaf_hash(&canonical),
             body,
@@ -224,18 +246,40 @@ fn decode_hex_digest(alg: HashAlgorithm, value: &str) -> Result<Vec<u8>, EntryEr
     Ok(digest)
 }
 
-/// Statement subject digests of an in-toto payload, as search keys.
-fn intoto_subject_keys(payload_type: &str, payload: &[u8], out: &mut Vec<String>) {
+/// The search key of a digest, if search can name it: `sha256`, `sha384`
+/// or `sha512` (any case) and hex of that digest's length. Anything else
+/// (an algorithm called `email`, say) has no key, so it cannot land in
+/// another kind of key's space.
+pub fn searchable_digest(alg: &str, hex_value: &str) -> Option<String> {
+    let hash = hash_algorithm(&alg.to_ascii_lowercase()).ok()?;
+    let well_formed = hex_value.len() == 2 * hash.output_len()
+        && hex_value.bytes().all(|b| b.is_ascii_hexdigit());
+    well_formed.then(|| digest_index(alg, hex_value))
+}
+
+/// Statement subject digests of an in-toto payload, as search keys: the
+/// searchable ones ([`searchable_digest`]), at most [`MAX_SUBJECT_KEYS`]
+/// distinct keys, in statement order.
+fn intoto_subject_keys(payload_type: &str, payload: &[u8]) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
     if payload_type != PAYLOAD_TYPE {
-        return;
+        return keys;
     }
-    if let Ok(statement) = Statement::from_json(payload) {
-        for s in statement.subject.iter().take(MAX_INDEX_KEYS) {
-            for (alg, value) in &s.digest {
-                out.push(digest_index(alg, value));
+    let Ok(statement) = Statement::from_json(payload) else {
+        return keys;
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (alg, value) in statement.subject.iter().flat_map(|s| &s.digest) {
+        if keys.len() == MAX_SUBJECT_KEYS {
+            break;
+        }
+        if let Some(key) = searchable_digest(alg, value) {
+            if seen.insert(key.clone()) {
+                keys.push(key);
             }
         }
     }
+    keys
 }
 
 // ----- Rekor v1 proposed entries -------------------------------------------
@@ -353,7 +397,7 @@ fn hashedrekord_v001(spec: HashedRekordV001) -> Result<Prepared, EntryError> {
             },
         },
     };
-    Prepared::new(EntryBody::HashedRekordV001(body), keys)
+    Prepared::new(EntryBody::HashedRekordV001(body), keys, Vec::new())
 }
 
 /// Verifies every DSSE signature with one of `signers`; returns, per
@@ -434,7 +478,7 @@ fn dsse_v001(spec: DsseSpec) -> Result<Prepared, EntryError> {
     for &s in &by_sig {
         signers[s].index_keys(&mut keys);
     }
-    intoto_subject_keys(&env.payload_type, &payload, &mut keys);
+    let subjects = intoto_subject_keys(&env.payload_type, &payload);
     let body = DsseV001 {
         envelope_hash: HexHash {
             algorithm: "sha256".into(),
@@ -446,7 +490,7 @@ fn dsse_v001(spec: DsseSpec) -> Result<Prepared, EntryError> {
         },
         signatures,
     };
-    Prepared::new(EntryBody::DsseV001(body), keys)
+    Prepared::new(EntryBody::DsseV001(body), keys, subjects)
 }
 
 fn intoto_v002(spec: IntotoV002) -> Result<Prepared, EntryError> {
@@ -498,7 +542,7 @@ fn intoto_v002(spec: IntotoV002) -> Result<Prepared, EntryError> {
     }
     let payload_hash = signet_model::encoding::encode_hex(signet_crypto::sha256(&payload));
     keys.push(digest_index("sha256", &payload_hash));
-    intoto_subject_keys(&env.payload_type, &payload, &mut keys);
+    let subjects = intoto_subject_keys(&env.payload_type, &payload);
     let body = IntotoV002 {
         content: IntotoContent {
             envelope: IntotoEnvelope {
@@ -516,7 +560,7 @@ fn intoto_v002(spec: IntotoV002) -> Result<Prepared, EntryError> {
             }),
         },
     };
-    Prepared::new(EntryBody::IntotoV002(body), keys)
+    Prepared::new(EntryBody::IntotoV002(body), keys, subjects)
 }
 
 // ----- Rekor v2 (rekor-tiles) CreateEntryRequest ---------------------------
@@ -594,7 +638,7 @@ fn hashedrekord_v002(req: HashedRekordRequestV002) -> Result<Prepared, EntryErro
             verifier: signer.to_v2(),
         },
     };
-    Prepared::new(EntryBody::HashedRekordV002(body), keys)
+    Prepared::new(EntryBody::HashedRekordV002(body), keys, Vec::new())
 }
 
 fn dsse_v002(req: DsseRequestV002) -> Result<Prepared, EntryError> {
@@ -635,7 +679,7 @@ fn dsse_v002(req: DsseRequestV002) -> Result<Prepared, EntryError> {
     for &s in &by_sig {
         signers[s].index_keys(&mut keys);
     }
-    intoto_subject_keys(&env.payload_type, &env.payload, &mut keys);
+    let subjects = intoto_subject_keys(&env.payload_type, &env.payload);
     let body = DsseV002 {
         payload_hash: HashOutput {
             algorithm: "SHA2_256".into(),
@@ -643,5 +687,101 @@ fn dsse_v002(req: DsseRequestV002) -> Result<Prepared, EntryError> {
         },
         signatures,
     };
-    Prepared::new(EntryBody::DsseV002(body), keys)
+    Prepared::new(EntryBody::DsseV002(body), keys, subjects)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statement(digests: &[serde_json::Value]) -> Vec<u8> {
+        let subjects: Vec<_> = digests
+            .iter()
+            .map(|d| serde_json::json!({"name": "", "digest": d}))
+            .collect();
+        serde_json::to_vec(&serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": subjects,
+            "predicateType": "https://example.com/v1",
+        }))
+        .unwrap()
+    }
+
+    fn sha256_hex(i: usize) -> String {
+        signet_model::encoding::encode_hex(signet_crypto::sha256(&i.to_be_bytes()))
+    }
+
+    #[test]
+    fn subject_keys_stop_at_the_cap_in_statement_order() {
+        let digests: Vec<_> = (0..MAX_SUBJECT_KEYS + 100)
+            .map(|i| serde_json::json!({"sha256": sha256_hex(i)}))
+            .collect();
+        let keys = intoto_subject_keys(PAYLOAD_TYPE, &statement(&digests));
+        assert_eq!(keys.len(), MAX_SUBJECT_KEYS);
+        assert_eq!(keys[0], format!("sha256:{}", sha256_hex(0)));
+        assert_eq!(
+            keys[MAX_SUBJECT_KEYS - 1],
+            format!("sha256:{}", sha256_hex(MAX_SUBJECT_KEYS - 1))
+        );
+        // Repeats do not use up the budget.
+        let repeated: Vec<_> = (0..2000)
+            .map(|i| serde_json::json!({"sha256": sha256_hex(i % 3)}))
+            .collect();
+        assert_eq!(
+            intoto_subject_keys(PAYLOAD_TYPE, &statement(&repeated)).len(),
+            3
+        );
+        // Another payload type is not read as a statement.
+        assert!(intoto_subject_keys("text/plain", &statement(&digests)).is_empty());
+    }
+
+    #[test]
+    fn only_searchable_digests_become_keys() {
+        let hex = sha256_hex(7);
+        for (alg, value) in [
+            ("email", hex.as_str()),
+            ("key", hex.as_str()),
+            ("uri", hex.as_str()),
+            ("sha1", &hex[..40]),
+            ("sha256", &hex[..62]),
+            ("sha256", "zz"),
+            ("sha512", hex.as_str()),
+        ] {
+            assert_eq!(searchable_digest(alg, value), None, "{alg}:{value}");
+        }
+        assert_eq!(
+            searchable_digest("SHA256", &hex.to_uppercase()),
+            Some(format!("sha256:{hex}"))
+        );
+    }
+
+    #[test]
+    fn own_keys_are_all_indexed_or_the_entry_is_refused() {
+        let body = EntryBody::HashedRekordV001(signet_model::rekor::HashedRekordV001 {
+            data: signet_model::rekor::HashedRekordData {
+                hash: signet_model::rekor::HexHash {
+                    algorithm: "sha256".into(),
+                    value: sha256_hex(1),
+                },
+            },
+            signature: signet_model::rekor::HashedRekordSignature {
+                content: signet_model::encoding::Base64(vec![1]),
+                public_key: signet_model::rekor::PemContent {
+                    content: signet_model::encoding::Base64(vec![2]),
+                },
+            },
+        });
+        let own: Vec<String> = (0..MAX_INDEX_KEYS).map(|i| format!("email:{i}")).collect();
+        let subjects: Vec<String> = (0..10)
+            .map(|i| format!("sha256:{}", sha256_hex(i)))
+            .collect();
+        let prepared = Prepared::new(body.clone(), own.clone(), subjects).unwrap();
+        assert_eq!(prepared.index_keys.len(), MAX_INDEX_KEYS + 10);
+        let mut too_many = own;
+        too_many.push("email:one-more".into());
+        assert!(matches!(
+            Prepared::new(body, too_many, Vec::new()),
+            Err(EntryError::Invalid(m)) if m.contains("search keys")
+        ));
+    }
 }

@@ -790,3 +790,189 @@ fn print_trust_entry_has_the_log_id() {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+/// `POST /api/v1/index/retrieve` with `body`: the UUIDs found.
+async fn search(log: &RunningLog, body: Value) -> Vec<String> {
+    let r = http(
+        log.addr,
+        "POST",
+        "/api/v1/index/retrieve",
+        Some(body.to_string().as_bytes()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    serde_json::from_value(r.json()).unwrap()
+}
+
+/// A dsse 0.0.1 entry over an in-toto statement with these subject
+/// digests, signed by `key` and naming `verifier_pem` (key or certificate).
+fn dsse_with_subjects(key: &Key, verifier_pem: &str, digests: &[Value]) -> Vec<u8> {
+    let subjects: Vec<Value> = digests
+        .iter()
+        .enumerate()
+        .map(|(i, d)| json!({"name": format!("s{i}"), "digest": d}))
+        .collect();
+    let payload = serde_json::to_vec(&json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": subjects,
+        "predicateType": "https://example.com/test/v1",
+        "predicate": {}
+    }))
+    .unwrap();
+    let sig = key.sign(&signet_model::dsse::pae(INTOTO, &payload));
+    let env = json!({
+        "payload": encode_base64(&payload),
+        "payloadType": INTOTO,
+        "signatures": [{"sig": encode_base64(&sig), "keyid": ""}]
+    });
+    serde_json::to_vec(&json!({
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {"proposedContent": {
+            "envelope": env.to_string(),
+            "verifiers": [encode_base64(verifier_pem.as_bytes())]
+        }}
+    }))
+    .unwrap()
+}
+
+/// In-toto subjects are the signer's to choose: however many there are,
+/// they cannot push the signer's key or email out of the index, and a
+/// subject digest named like another kind of key (`email`, `key`, `uri`)
+/// does not land in that key's space.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subjects_cannot_crowd_out_or_pose_as_identities() {
+    let dir = tempfile::tempdir().unwrap();
+    // The default body limit (128 KiB): the statement is large.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = Config::new(
+        dir.path(),
+        format!("http://{}", listener.local_addr().unwrap()),
+    );
+    config.batch_interval = Duration::from_millis(2);
+    let log = start(&config, listener).await.unwrap();
+
+    // More subjects than the old cap of 256 keys per entry, which cut the
+    // sorted keys and could drop the signer's own.
+    let signer = Key::new();
+    let cert = pem_lf("CERTIFICATE", &self_signed(&signer, "owner@example.com"));
+    let digest =
+        |i: usize| signet_model::encoding::encode_hex(signet_crypto::sha256(&i.to_be_bytes()));
+    let many: Vec<Value> = (0..300).map(|i| json!({"sha256": digest(i)})).collect();
+    let r = http(
+        log.addr,
+        "POST",
+        "/api/v1/log/entries",
+        Some(&dsse_with_subjects(&signer, &cert, &many)),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let (crowded, _) = tlog_entry(&r.json());
+    let signer_key =
+        json!({"publicKey": {"format": "x509", "content": encode_base64(signer.pem().as_bytes())}});
+    assert_eq!(
+        search(&log, json!({"email": "owner@example.com"})).await,
+        vec![crowded.clone()]
+    );
+    assert_eq!(
+        search(&log, signer_key.clone()).await,
+        vec![crowded.clone()]
+    );
+    for i in [0, 299] {
+        let found = search(&log, json!({"hash": format!("sha256:{}", digest(i))})).await;
+        assert_eq!(found, vec![crowded.clone()], "subject {i}");
+    }
+
+    // Another signer's subjects named like identity keys index nothing.
+    let attacker = Key::new();
+    let victim = signet_model::encoding::encode_hex(signer.public().sha256_id());
+    let posing = [
+        json!({"email": victim}),
+        json!({"EMAIL": victim}),
+        json!({"key": victim}),
+        json!({"uri": victim}),
+        json!({"sha256": "not hex"}),
+        json!({"sha256": "abcdef"}),
+        json!({"SHA256": digest(1000)}),
+    ];
+    let r = http(
+        log.addr,
+        "POST",
+        "/api/v1/log/entries",
+        Some(&dsse_with_subjects(&attacker, &attacker.pem(), &posing)),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let (posed, _) = tlog_entry(&r.json());
+    assert!(search(&log, json!({"email": victim})).await.is_empty());
+    assert_eq!(search(&log, signer_key).await, vec![crowded]);
+    // The well-formed SHA-256 digest among them is indexed.
+    assert_eq!(
+        search(&log, json!({"hash": format!("sha256:{}", digest(1000))})).await,
+        vec![posed]
+    );
+    log.stop().await.unwrap();
+}
+
+/// Entry IDs and query strings that do not parse are 4xx with Rekor's JSON
+/// error, never a dropped connection or plain text; an 80-digit UUID must
+/// carry this log's tree ID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_ids_and_queries_answer_json_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = serve(dir.path(), SignerKind::EcdsaP256).await;
+    let key = Key::new();
+    let r = http(
+        log.addr,
+        "POST",
+        "/api/v1/log/entries",
+        Some(&hashedrekord(&key, b"an entry", &key.pem())),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let (uuid, _) = tlog_entry(&r.json());
+
+    // 80 bytes once decoded, with a two-byte character across byte 16.
+    let non_ascii = format!("{}%C3%A9{}", "a".repeat(15), "a".repeat(63));
+    for (method, path, body) in [
+        ("GET", format!("/api/v1/log/entries/{non_ascii}"), None),
+        ("GET", "/api/v1/log/entries/xyz".to_string(), None),
+        ("GET", "/api/v1/log/entries?logIndex=-1".to_string(), None),
+        ("GET", "/api/v1/log/entries".to_string(), None),
+        ("GET", "/api/v1/log/proof?lastSize=abc".to_string(), None),
+        (
+            "POST",
+            "/api/v1/log/entries/retrieve".to_string(),
+            Some(json!({"entryUUIDs": [format!("{}é{}", "a".repeat(15), "a".repeat(63))]})),
+        ),
+    ] {
+        let body = body.map(|b| b.to_string().into_bytes());
+        let r = http(log.addr, method, &path, body.as_deref()).await;
+        assert_eq!(r.status, 400, "{method} {path}");
+        assert_eq!(r.headers["content-type"], "application/json", "{path}");
+        assert_eq!(r.json()["code"], 400, "{path}");
+        assert!(r.json()["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+
+    // The tree ID prefix: this log's finds the entry, another's does not.
+    let tree = format!("{:016x}", log.context.tree_id());
+    let r = http(
+        log.addr,
+        "GET",
+        &format!("/api/v1/log/entries/{tree}{uuid}"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let other = format!("{:016x}", log.context.tree_id() ^ 1);
+    let r = http(
+        log.addr,
+        "GET",
+        &format!("/api/v1/log/entries/{other}{uuid}"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["code"], 404);
+    log.stop().await.unwrap();
+}

@@ -8,7 +8,7 @@ pub mod tiles;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -98,10 +98,29 @@ impl From<SequencerError> for ApiError {
 }
 
 /// A request body, with the size limit's rejection answered as JSON 413.
-pub fn body_bytes(
-    body: Result<axum::body::Bytes, BytesRejection>,
-) -> Result<axum::body::Bytes, ApiError> {
-    body.map_err(|e| ApiError::new(e.status(), e.body_text()))
+/// An axum extractor's rejection (answered in plain text by default).
+pub trait Rejection {
+    fn status(&self) -> StatusCode;
+    fn body_text(&self) -> String;
+}
+
+macro_rules! rejection {
+    ($($t:ty),*) => {$(
+        impl Rejection for $t {
+            fn status(&self) -> StatusCode {
+                <$t>::status(self)
+            }
+            fn body_text(&self) -> String {
+                <$t>::body_text(self)
+            }
+        }
+    )*};
+}
+rejection!(BytesRejection, QueryRejection, PathRejection);
+
+/// An extracted body, query or path, or Rekor's JSON error saying why not.
+pub fn extracted<T>(value: Result<T, impl Rejection>) -> Result<T, ApiError> {
+    value.map_err(|e| ApiError::new(e.status(), e.body_text()))
 }
 
 /// What every handler shares.
@@ -208,12 +227,33 @@ impl LogContext {
         Ok(self.hashes(&Plan::root(size)).await?[0])
     }
 
-    /// The entry with this UUID (hex leaf hash, optionally prefixed by a
-    /// 16-hex-digit tree ID as Rekor v1 writes them).
+    /// Rekor's tree ID of this log: the first 8 bytes of the log ID, as a
+    /// positive int64 (the prefix of 80-digit entry UUIDs).
+    pub fn tree_id(&self) -> u64 {
+        let id = self.signer.log_id();
+        u64::from_be_bytes([id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7]]) >> 1
+    }
+
+    /// The entry with this UUID (hex leaf hash, optionally prefixed by this
+    /// log's 16-hex-digit tree ID as Rekor v1 writes them).
     pub async fn entry_by_uuid(&self, uuid: &str) -> Result<StoredEntry, ApiError> {
+        // Checked before any slicing: a length in bytes says nothing about
+        // character boundaries.
+        if !uuid.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ApiError::bad_request("an entry UUID is hex"));
+        }
         let hex_hash = match uuid.len() {
             64 => uuid,
-            80 => &uuid[16..],
+            80 => {
+                let (tree, hash) = uuid.split_at(16);
+                if u64::from_str_radix(tree, 16).ok() != Some(self.tree_id()) {
+                    return Err(ApiError::not_found(format!(
+                        "tree ID {tree} is not this log's ({:016x})",
+                        self.tree_id()
+                    )));
+                }
+                hash
+            }
             _ => {
                 return Err(ApiError::bad_request(
                     "an entry UUID is 64 or 80 hex digits",

@@ -2,7 +2,7 @@
 //! clients that speak it unchanged.
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,8 +15,8 @@ use serde_json::{json, Value};
 use signet_model::encoding::{decode_base64, encode_base64, encode_hex, Hex32};
 use signet_tlog::merkle::Hash;
 
-use super::{body_bytes, ApiError, Ctx};
-use crate::entry::{digest_index, key_index, prepare_v1, Signer};
+use super::{extracted, ApiError, Ctx};
+use crate::entry::{key_index, prepare_v1, searchable_digest, Signer};
 use crate::sequencer::{Outcome, TreeHead};
 use crate::storage::StoredEntry;
 use crate::tree::Plan;
@@ -39,11 +39,6 @@ pub fn routes() -> Router<Ctx> {
 
 /// The tree ID clients see: the first 8 bytes of the log ID, as Rekor's
 /// positive int64 tree IDs.
-pub fn tree_id(ctx: &Ctx) -> u64 {
-    let id = ctx.signer.log_id();
-    u64::from_be_bytes([id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7]]) >> 1
-}
-
 fn uuid(leaf: &Hash) -> String {
     encode_hex(leaf)
 }
@@ -153,7 +148,7 @@ async fn create(
     State(ctx): State<Ctx>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body_bytes(body)?;
+    let body = extracted(body)?;
     let prepared = prepare_v1(&body)?;
     // Hex once per append: Location, ETag and the answer's key.
     let id = uuid(&prepared.leaf_hash);
@@ -199,8 +194,9 @@ async fn create(
 
 async fn entry_by_uuid(
     State(ctx): State<Ctx>,
-    Path(uuid): Path<String>,
+    uuid: Result<Path<String>, PathRejection>,
 ) -> Result<Json<LogEntries>, ApiError> {
+    let Path(uuid) = extracted(uuid)?;
     let e = ctx.entry_by_uuid(&uuid).await?;
     Ok(Json(stored_entry_json(&ctx, &e).await?))
 }
@@ -213,8 +209,9 @@ struct IndexQuery {
 
 async fn entry_by_index(
     State(ctx): State<Ctx>,
-    Query(q): Query<IndexQuery>,
+    query: Result<Query<IndexQuery>, QueryRejection>,
 ) -> Result<Json<LogEntries>, ApiError> {
+    let Query(q) = extracted(query)?;
     let e = ctx.entry_by_index(q.log_index).await?;
     Ok(Json(stored_entry_json(&ctx, &e).await?))
 }
@@ -232,7 +229,7 @@ async fn retrieve(
     State(ctx): State<Ctx>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Vec<LogEntries>>, ApiError> {
-    let body = body_bytes(body)?;
+    let body = extracted(body)?;
     let req: RetrieveRequest = signet_model::from_json_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("malformed request: {e}")))?;
     if req.entry_uuids.len() + req.log_indexes.len() > MAX_RETRIEVE {
@@ -283,23 +280,17 @@ fn hash_key(hash: &str) -> Result<String, ApiError> {
         Some((a, v)) => (a, v),
         None => ("sha256", hash),
     };
-    let len = match alg {
-        "sha256" => 64,
-        "sha384" => 96,
-        "sha512" => 128,
-        _ => return Err(ApiError::bad_request("unsupported hash algorithm")),
-    };
-    if value.len() != len || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::bad_request("malformed hash"));
+    if !matches!(alg, "sha256" | "sha384" | "sha512") {
+        return Err(ApiError::bad_request("unsupported hash algorithm"));
     }
-    Ok(digest_index(alg, value))
+    searchable_digest(alg, value).ok_or_else(|| ApiError::bad_request("malformed hash"))
 }
 
 async fn search_index(
     State(ctx): State<Ctx>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    let body = body_bytes(body)?;
+    let body = extracted(body)?;
     let req: SearchRequest = signet_model::from_json_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("malformed request: {e}")))?;
     let mut keys = Vec::new();
@@ -367,7 +358,7 @@ async fn log_info(State(ctx): State<Ctx>) -> Json<Value> {
         "rootHash": encode_hex(head.root),
         "treeSize": head.size,
         "signedTreeHead": &*head.checkpoint,
-        "treeID": tree_id(&ctx).to_string(),
+        "treeID": ctx.tree_id().to_string(),
         "inactiveShards": [],
     }))
 }
@@ -383,8 +374,9 @@ struct ProofQuery {
 
 async fn consistency(
     State(ctx): State<Ctx>,
-    Query(q): Query<ProofQuery>,
+    query: Result<Query<ProofQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(q) = extracted(query)?;
     let head = ctx.head();
     let first = q.first_size.unwrap_or(1);
     let last = q.last_size.unwrap_or(head.size);

@@ -13,7 +13,7 @@ use signet_model::encoding::{Base64, Int64};
 use signet_model::rekor::EntryBody;
 use signet_tlog::merkle::Hash;
 
-use super::{body_bytes, ApiError, Ctx};
+use super::{extracted, ApiError, Ctx};
 use crate::entry::prepare_v2;
 use crate::sequencer::{Outcome, TreeHead};
 
@@ -59,7 +59,7 @@ async fn create(
     State(ctx): State<Ctx>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<TransparencyLogEntry>), ApiError> {
-    let body = body_bytes(body)?;
+    let body = extracted(body)?;
     let prepared = prepare_v2(&body)?;
     let entry_body = prepared.body.clone();
     let canonical = prepared.canonical.clone();
