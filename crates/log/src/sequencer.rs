@@ -670,6 +670,9 @@ mod tests {
         async fn search(&self, key: &str, limit: usize) -> Result<Vec<u64>, StorageError> {
             self.inner.search(key, limit).await
         }
+        async fn has_search_key(&self, index: u64, key: &str) -> Result<bool, StorageError> {
+            self.inner.has_search_key(index, key).await
+        }
         async fn latest_checkpoint(&self) -> Result<Option<String>, StorageError> {
             self.inner.latest_checkpoint().await
         }

@@ -246,7 +246,25 @@ async fn postgres_appends_proofs_dedupe_and_restart() {
         ),
     )
     .await;
-    assert_eq!(r.json().as_array().unwrap().len(), 256);
+    // Every entry was signed by `key`: all of them, not a cut list.
+    let found: std::collections::BTreeSet<String> = serde_json::from_value(r.json()).unwrap();
+    let logged: std::collections::BTreeSet<String> = leaves
+        .iter()
+        .map(signet_model::encoding::encode_hex)
+        .collect();
+    assert_eq!(found, logged);
+    // The per-entry membership check a search falls back to.
+    let key_search = signet_log::entry::key_index(&key.public());
+    let storage = &log.context.storage;
+    assert!(storage.has_search_key(0, &key_search).await.unwrap());
+    assert!(!storage
+        .has_search_key(0, "email:nobody@example.com")
+        .await
+        .unwrap());
+    assert!(!storage
+        .has_search_key(u64::MAX >> 2, &key_search)
+        .await
+        .unwrap());
     log.stop().await.unwrap();
 }
 

@@ -976,3 +976,96 @@ async fn malformed_ids_and_queries_answer_json_errors() {
     assert_eq!(r.json()["code"], 404);
     log.stop().await.unwrap();
 }
+
+/// A key with more entries than one search returns: `and` with a rarer key
+/// is still exact, and a search that would need the cut list is refused
+/// with a reason instead of answering part of the matches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_beyond_the_result_limit_is_exact_or_refused() {
+    use signet_log::api::rekor_v1::MAX_SEARCH_RESULTS;
+    use signet_log::entry::{digest_index, key_index, Prepared};
+    use signet_model::rekor::{
+        EntryBody, HashedRekordData, HashedRekordSignature, HashedRekordV001, HexHash, PemContent,
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = serve(dir.path(), SignerKind::EcdsaP256).await;
+    let busy = Key::new();
+    let digest =
+        |i: usize| signet_model::encoding::encode_hex(signet_crypto::sha256(&i.to_be_bytes()));
+    // Entries as the sequencer takes them (it does not verify signatures;
+    // the handlers do, and these tests are about the index).
+    let entry = |i: usize| {
+        let body = EntryBody::HashedRekordV001(HashedRekordV001 {
+            data: HashedRekordData {
+                hash: HexHash {
+                    algorithm: "sha256".into(),
+                    value: digest(i),
+                },
+            },
+            signature: HashedRekordSignature {
+                content: signet_model::encoding::Base64(vec![0]),
+                public_key: PemContent {
+                    content: signet_model::encoding::Base64(busy.pem().into_bytes()),
+                },
+            },
+        });
+        let keys = vec![
+            digest_index("sha256", &digest(i)),
+            key_index(&busy.public()),
+        ];
+        Prepared::new(body, keys, Vec::new()).unwrap()
+    };
+    let total = MAX_SEARCH_RESULTS + 1;
+    let mut last_uuid = String::new();
+    for chunk in (0..total).collect::<Vec<_>>().chunks(1024) {
+        let mut tasks = Vec::new();
+        for &i in chunk {
+            let (ctx, prepared) = (log.context.clone(), entry(i));
+            let uuid = signet_model::encoding::encode_hex(prepared.leaf_hash);
+            if i == total - 1 {
+                last_uuid = uuid;
+            }
+            tasks.push(tokio::spawn(
+                async move { ctx.submit(prepared).await.is_ok() },
+            ));
+        }
+        for t in tasks {
+            assert!(t.await.unwrap());
+        }
+    }
+    assert_eq!(size(&log).await, total as u64);
+
+    let busy_key = json!({"format": "x509", "content": encode_base64(busy.pem().as_bytes())});
+    // Exact: the newest entry of the busy key, found through its digest.
+    let found = search(
+        &log,
+        json!({"hash": format!("sha256:{}", digest(total - 1)), "publicKey": busy_key, "operator": "and"}),
+    )
+    .await;
+    assert_eq!(found, vec![last_uuid]);
+    // Exact the other way: that digest under another key matches nothing.
+    let other = json!({"format": "x509", "content": encode_base64(Key::new().pem().as_bytes())});
+    let found = search(
+        &log,
+        json!({"hash": format!("sha256:{}", digest(total - 1)), "publicKey": other, "operator": "and"}),
+    )
+    .await;
+    assert!(found.is_empty());
+    // Refused, not cut: the busy key alone, or in an "or".
+    for body in [
+        json!({"publicKey": busy_key}),
+        json!({"hash": format!("sha256:{}", digest(0)), "publicKey": busy_key, "operator": "or"}),
+    ] {
+        let r = http(
+            log.addr,
+            "POST",
+            "/api/v1/index/retrieve",
+            Some(body.to_string().as_bytes()),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{body}");
+        assert!(r.json()["message"].as_str().unwrap().contains("narrow"));
+    }
+    log.stop().await.unwrap();
+}

@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -19,12 +19,14 @@ use super::{extracted, ApiError, Ctx};
 use crate::entry::{key_index, prepare_v1, searchable_digest, Signer};
 use crate::sequencer::{Outcome, TreeHead};
 use crate::storage::StoredEntry;
+use crate::tiles::TILE_WIDTH;
 use crate::tree::Plan;
 
 /// Most entries one retrieve call may ask for (as Rekor).
 pub const MAX_RETRIEVE: usize = 10;
-/// Most UUIDs one index search returns.
-pub const MAX_SEARCH_RESULTS: usize = 256;
+/// Most UUIDs one index search returns; a search that matches more is an
+/// error asking to narrow it (Rekor's API has no paging), never a cut list.
+pub const MAX_SEARCH_RESULTS: usize = 10_000;
 
 pub fn routes() -> Router<Ctx> {
     Router::new()
@@ -322,32 +324,72 @@ async fn search_index(
         Some("and") => true,
         Some(_) => return Err(ApiError::bad_request("operator must be \"and\" or \"or\"")),
     };
-    let mut result: Option<std::collections::BTreeSet<u64>> = None;
+    // Each key's matches in the published tree, and whether that list is
+    // all of them: a search never answers a silently cut list.
+    let head = ctx.head();
+    let mut lists = Vec::with_capacity(keys.len());
     for k in &keys {
-        let found: std::collections::BTreeSet<u64> = ctx
-            .storage
-            .search(k, MAX_SEARCH_RESULTS)
-            .await?
-            .into_iter()
-            .collect();
-        result = Some(match result {
-            None => found,
-            Some(acc) if and => acc.intersection(&found).copied().collect(),
-            Some(mut acc) => {
-                acc.extend(found);
-                acc
-            }
-        });
+        let mut found = ctx.storage.search(k, MAX_SEARCH_RESULTS + 1).await?;
+        let complete = found.len() <= MAX_SEARCH_RESULTS;
+        found.retain(|&i| i < head.size);
+        lists.push((k, found.into_iter().collect::<BTreeSet<u64>>(), complete));
     }
-    let mut uuids = Vec::new();
-    for idx in result
-        .unwrap_or_default()
-        .into_iter()
-        .take(MAX_SEARCH_RESULTS)
-    {
-        if let Some(e) = ctx.storage.entry_by_index(idx).await? {
-            uuids.push(uuid(&e.leaf_hash));
+    let too_many = || {
+        ApiError::bad_request(format!(
+            "more than {MAX_SEARCH_RESULTS} entries match; narrow the search \
+             (another key with operator \"and\")"
+        ))
+    };
+    let mut matches = BTreeSet::new();
+    if and {
+        // Candidates from the shortest complete list; membership in a list
+        // that was cut is asked of the entry's own stored keys.
+        let (first, candidates) = lists
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, _, complete))| *complete)
+            .min_by_key(|(_, (_, found, _))| found.len())
+            .map(|(i, (_, found, _))| (i, found))
+            .ok_or_else(too_many)?;
+        'candidates: for &index in candidates {
+            for (j, (key, found, complete)) in lists.iter().enumerate() {
+                let member = j == first
+                    || if *complete {
+                        found.contains(&index)
+                    } else {
+                        ctx.storage.has_search_key(index, key).await?
+                    };
+                if !member {
+                    continue 'candidates;
+                }
+            }
+            matches.insert(index);
         }
+    } else {
+        for (_, found, complete) in &lists {
+            if !complete {
+                return Err(too_many());
+            }
+            matches.extend(found);
+        }
+        if matches.len() > MAX_SEARCH_RESULTS {
+            return Err(too_many());
+        }
+    }
+    // UUIDs are leaf hashes: read from the level-0 tiles, not the entries.
+    let mut uuids = Vec::with_capacity(matches.len());
+    let mut tile: Option<(u64, std::sync::Arc<Vec<Hash>>)> = None;
+    for index in matches {
+        let n = index / TILE_WIDTH;
+        if tile.as_ref().is_none_or(|(at, _)| *at != n) {
+            let width = (head.size - n * TILE_WIDTH).min(TILE_WIDTH) as usize;
+            tile = Some((n, ctx.tile((0, n), width).await?));
+        }
+        let leaf = tile
+            .as_ref()
+            .and_then(|(_, t)| t.get((index % TILE_WIDTH) as usize))
+            .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "tile too short"))?;
+        uuids.push(uuid(leaf));
     }
     Ok(Json(uuids))
 }

@@ -106,6 +106,10 @@ pub trait Storage: Send + Sync + 'static {
     /// Indexes of entries with this search key, ascending, at most `limit`.
     async fn search(&self, key: &str, limit: usize) -> Result<Vec<u64>, StorageError>;
 
+    /// Whether the entry at `index` has this search key (for searches whose
+    /// other key matches more entries than one search returns).
+    async fn has_search_key(&self, index: u64, key: &str) -> Result<bool, StorageError>;
+
     /// The latest signed checkpoint.
     async fn latest_checkpoint(&self) -> Result<Option<String>, StorageError>;
 }

@@ -531,6 +531,17 @@ impl Storage for PostgresStorage {
             .collect()
     }
 
+    async fn has_search_key(&self, index: u64, key: &str) -> Result<bool, StorageError> {
+        let idx = to_i64(index)?;
+        let rows = self
+            .query(
+                "SELECT 1 FROM search WHERE key = $1 AND idx = $2",
+                &[(&key, Type::TEXT), (&idx, Type::INT8)],
+            )
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
     async fn latest_checkpoint(&self) -> Result<Option<String>, StorageError> {
         let rows = self
             .query(

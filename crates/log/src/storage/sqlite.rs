@@ -575,6 +575,26 @@ impl Storage for SqliteStorage {
             .map_err(backend)?
     }
 
+    async fn has_search_key(&self, index: u64, key: &str) -> Result<bool, StorageError> {
+        let idx = to_i64(index)?;
+        let key = key.to_string();
+        self.read(move |conn| {
+            let keys: Option<String> = conn
+                .prepare_cached("SELECT index_keys FROM entries WHERE idx = ?1")
+                .map_err(backend)?
+                .query_row(params![idx], |r| r.get(0))
+                .optional()
+                .map_err(backend)?;
+            let Some(keys) = keys else {
+                return Ok(false);
+            };
+            let keys: Vec<String> = serde_json::from_str(&keys)
+                .map_err(|e| StorageError::Corrupt(format!("index keys of entry {idx}: {e}")))?;
+            Ok(keys.contains(&key))
+        })
+        .await
+    }
+
     async fn latest_checkpoint(&self) -> Result<Option<String>, StorageError> {
         self.read(|conn| {
             conn.query_row(
