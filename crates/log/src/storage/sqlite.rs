@@ -101,6 +101,8 @@ pub struct SqliteStorage {
 }
 
 struct Inner {
+    /// Held exclusively while the storage is open (see [`SqliteStorage::open`]).
+    _lock: std::fs::File,
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
@@ -247,8 +249,29 @@ impl SqliteStorage {
     /// Opens (creating if needed) the database in `dir`; the index keeps
     /// up to `index_run_entries` entries in memory before writing a run
     /// (see [`runs`]).
+    ///
+    /// One process at a time: the sequencer's duplicate check and the run
+    /// index live in this process, so a second writer on the same data dir
+    /// could log an entry twice. `open` takes an exclusive lock on
+    /// `<dir>/LOCK` (released when the storage is dropped or the process
+    /// dies) and fails at once if another holds it.
     pub fn open(dir: &Path, index_run_entries: u64) -> Result<Self, StorageError> {
         std::fs::create_dir_all(dir).map_err(backend)?;
+        let lock_path = dir.join("LOCK");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(backend)?;
+        lock.try_lock().map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => StorageError::Backend(format!(
+                "data dir {} is in use by another signet log (lock {})",
+                dir.display(),
+                lock_path.display()
+            )),
+            std::fs::TryLockError::Error(e) => backend(e),
+        })?;
         let path = dir.join("log.db");
         let mut writer = open(&path, WRITER_CACHE_KIB)?;
         let first_layout: bool = writer
@@ -285,6 +308,7 @@ impl SqliteStorage {
             .collect::<Result<Vec<_>, _>>()?;
         let (flush_due, wake) = std::sync::mpsc::sync_channel(1);
         let inner = Arc::new(Inner {
+            _lock: lock,
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
@@ -612,6 +636,21 @@ impl Storage for SqliteStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A second opening of a data dir in use fails with a reason (it could
+    /// log an entry the first already has); the lock goes with the storage.
+    #[test]
+    fn a_data_dir_has_one_writer_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = SqliteStorage::open(dir.path(), 10).unwrap();
+        let second = SqliteStorage::open(dir.path(), 10).err().unwrap();
+        assert!(
+            second.to_string().contains("in use by another signet log"),
+            "{second}"
+        );
+        drop(first);
+        SqliteStorage::open(dir.path(), 10).unwrap();
+    }
     use crate::storage::NewEntry;
     use crate::tree::EdgeTiles;
 
