@@ -105,8 +105,14 @@ impl Replica {
             }
             eprintln!("signet-log: lost the sequencer lock; following");
             self.handle.deactivate();
-            if let Some(t) = task.take() {
-                let _ = tokio::time::timeout(FORWARD_TIMEOUT, t).await;
+            if let Some(mut t) = task.take() {
+                // The task drains its queue; one that does not end in time
+                // is stopped, so no sequencer of this term is left to
+                // answer (or publish a head) once the lock is taken again.
+                if tokio::time::timeout(FORWARD_TIMEOUT, &mut t).await.is_err() {
+                    t.abort();
+                    let _ = t.await;
+                }
             }
             self.storage.resign().await;
         }

@@ -178,13 +178,7 @@ impl SequencerHandle {
     /// Standby: adopts a head committed by another replica, if it is newer.
     /// (Heads only move forward.)
     pub fn observe(&self, head: TreeHead) {
-        self.head_tx.send_if_modified(|h| {
-            let newer = head.size > h.size || (head.size == h.size && h.checkpoint.is_empty());
-            if newer {
-                *h = head;
-            }
-            newer
-        });
+        advance(&self.head_tx, head);
     }
 
     /// Loads the committed state and starts a sequencer behind this handle
@@ -196,7 +190,7 @@ impl SequencerHandle {
         config: SequencerConfig,
     ) -> Result<tokio::task::JoinHandle<()>, SequencerError> {
         let (edge, head) = load(&*storage, &signer, &config.witnesses).await?;
-        self.head_tx.send_replace(head);
+        advance(&self.head_tx, head);
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let seq = Sequencer {
             storage,
@@ -219,6 +213,20 @@ impl SequencerHandle {
             *slot = None;
         }
     }
+}
+
+/// Publishes `head` if it is newer than the published one. Every head is
+/// published through here: heads only move forward, even when a sequencer
+/// of an earlier term (a replica that lost its lock and took it again)
+/// finishes a commit after the current one published a larger tree.
+fn advance(published: &watch::Sender<TreeHead>, head: TreeHead) {
+    published.send_if_modified(|h| {
+        let newer = head.size > h.size || (head.size == h.size && h.checkpoint.is_empty());
+        if newer {
+            *h = head;
+        }
+        newer
+    });
 }
 
 fn now_unix() -> i64 {
@@ -453,7 +461,7 @@ impl Sequencer {
         let error = match done {
             Ok(Ok(())) => {
                 if f.sequenced.appends() {
-                    self.head.send_replace(f.sequenced.head);
+                    advance(&self.head, f.sequenced.head);
                 }
                 self.edge = f.sequenced.edge;
                 for (reply, outcome) in f.replies.into_iter().zip(f.sequenced.outcomes) {
@@ -468,7 +476,7 @@ impl Sequencer {
         match load(&*self.storage, &self.signer, &self.config.witnesses).await {
             Ok((edge, head)) => {
                 self.edge = edge;
-                self.head.send_replace(head);
+                advance(&self.head, head);
             }
             Err(reload) => {
                 eprintln!("signet-log: cannot reload state after a failed commit: {reload}")
@@ -728,6 +736,27 @@ mod tests {
             Ok(Outcome::Logged(l)) => Some(l.index),
             _ => None,
         }
+    }
+
+    /// A head only replaces a smaller one (or the placeholder of the same
+    /// size): a late finish of an earlier term cannot move it back.
+    #[test]
+    fn published_heads_only_move_forward() {
+        let head = |size: u64, note: &str| TreeHead {
+            size,
+            root: [size as u8; 32],
+            checkpoint: Arc::from(note),
+        };
+        let (tx, rx) = watch::channel(head(0, ""));
+        advance(&tx, head(0, "empty tree"));
+        assert_eq!(&*rx.borrow().checkpoint, "empty tree");
+        advance(&tx, head(9, "nine"));
+        advance(&tx, head(5, "five, from a sequencer of an earlier term"));
+        assert_eq!(rx.borrow().size, 9);
+        advance(&tx, head(9, "nine, signed again"));
+        assert_eq!(&*rx.borrow().checkpoint, "nine");
+        advance(&tx, head(12, "twelve"));
+        assert_eq!(rx.borrow().size, 12);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
