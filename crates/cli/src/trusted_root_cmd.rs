@@ -206,10 +206,6 @@ impl Spec {
     }
 }
 
-fn key_details(key: &PublicKey) -> &'static str {
-    signet_log::entry::key_details(key.kind())
-}
-
 fn authority(spec: &Spec) -> Result<CertificateAuthority, Failure> {
     let chain = spec.chain()?;
     let latest_not_before = chain.iter().map(Certificate::not_before).max();
@@ -237,7 +233,7 @@ fn log(spec: &Spec) -> Result<TransparencyLogInstance, Failure> {
         hash_algorithm: Some("SHA2_256".into()),
         public_key: TrustKey {
             raw_bytes: Some(Base64(key.spki_der().to_vec())),
-            key_details: Some(key_details(&key).to_string()),
+            key_details: key.key_details().map(str::to_string),
             valid_for: Some(spec.valid_for(None)?),
         },
         log_id: LogId {

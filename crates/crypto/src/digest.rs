@@ -25,6 +25,31 @@ impl HashAlgorithm {
     pub fn digest(self, data: &[u8]) -> Vec<u8> {
         digest::digest(self.aws(), data).as_ref().to_vec()
     }
+
+    /// The protobuf-specs `HashAlgorithm` name (`SHA2_256`, …).
+    pub fn proto_name(self) -> &'static str {
+        match self {
+            HashAlgorithm::Sha256 => "SHA2_256",
+            HashAlgorithm::Sha384 => "SHA2_384",
+            HashAlgorithm::Sha512 => "SHA2_512",
+        }
+    }
+
+    /// The algorithm of a protobuf-specs `HashAlgorithm` name.
+    pub fn from_proto_name(name: &str) -> Option<Self> {
+        [Self::Sha256, Self::Sha384, Self::Sha512]
+            .into_iter()
+            .find(|h| h.proto_name() == name)
+    }
+
+    /// The lowercase name Rekor v1 bodies and search keys use (`sha256`, …).
+    pub fn rekor_name(self) -> &'static str {
+        match self {
+            HashAlgorithm::Sha256 => "sha256",
+            HashAlgorithm::Sha384 => "sha384",
+            HashAlgorithm::Sha512 => "sha512",
+        }
+    }
 }
 
 pub fn sha256(data: &[u8]) -> [u8; 32] {

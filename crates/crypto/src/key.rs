@@ -238,6 +238,28 @@ impl PublicKey {
         &self.spki
     }
 
+    /// Sigstore's `PublicKeyDetails` name for this key under its default
+    /// scheme: ECDSA with its curve's hash, pure Ed25519, RSA PKCS#1 v1.5
+    /// with SHA-256 named by modulus size. `None` for an RSA size Sigstore
+    /// has no name for (it names 2048, 3072 and 4096 bits).
+    pub fn key_details(&self) -> Option<&'static str> {
+        Some(match self.kind {
+            KeyKind::EcdsaP256 => "PKIX_ECDSA_P256_SHA_256",
+            KeyKind::EcdsaP384 => "PKIX_ECDSA_P384_SHA_384",
+            KeyKind::EcdsaP521 => "PKIX_ECDSA_P521_SHA_512",
+            KeyKind::Ed25519 => "PKIX_ED25519",
+            KeyKind::Rsa => {
+                let key = aws_lc_rs::rsa::PublicEncryptingKey::from_der(&self.spki).ok()?;
+                match key.key_size_bits() {
+                    2048 => "PKIX_RSA_PKCS1V15_2048_SHA256",
+                    3072 => "PKIX_RSA_PKCS1V15_3072_SHA256",
+                    4096 => "PKIX_RSA_PKCS1V15_4096_SHA256",
+                    _ => return None,
+                }
+            }
+        })
+    }
+
     /// SHA-256 of the DER SubjectPublicKeyInfo: Rekor's log ID and the
     /// trust root's `keyId` for logs.
     pub fn sha256_id(&self) -> [u8; 32] {
@@ -427,6 +449,36 @@ mod tests {
         let key = PublicKey::from_pkcs1_rsa_der(&der).unwrap();
         assert_eq!(key.kind(), KeyKind::Rsa);
         assert!(PublicKey::from_pkcs1_rsa_der(&der[..der.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn key_details_name_the_curve_and_the_rsa_size() {
+        let (_, ecdsa) = p256();
+        assert_eq!(ecdsa.key_details(), Some("PKIX_ECDSA_P256_SHA_256"));
+        for (size, name) in [
+            (
+                aws_lc_rs::rsa::KeySize::Rsa2048,
+                "PKIX_RSA_PKCS1V15_2048_SHA256",
+            ),
+            (
+                aws_lc_rs::rsa::KeySize::Rsa3072,
+                "PKIX_RSA_PKCS1V15_3072_SHA256",
+            ),
+        ] {
+            let pair = aws_lc_rs::rsa::KeyPair::generate(size).unwrap();
+            use aws_lc_rs::encoding::AsDer;
+            let spki = pair.public_key().as_der().unwrap();
+            let key = PublicKey::from_spki_der(spki.as_ref()).unwrap();
+            assert_eq!(key.key_details(), Some(name));
+        }
+        // A 2560-bit modulus: a valid key Sigstore has no name for.
+        let mut pkcs1 = vec![0x30, 0x82, 0x01, 0x4a, 0x02, 0x82, 0x01, 0x41, 0x00];
+        pkcs1.extend(std::iter::repeat_n(0xc0, 319));
+        pkcs1.push(0xc1);
+        pkcs1.extend([0x02, 0x03, 0x01, 0x00, 0x01]);
+        let odd = PublicKey::from_pkcs1_rsa_der(&pkcs1).unwrap();
+        assert_eq!(odd.kind(), KeyKind::Rsa);
+        assert_eq!(odd.key_details(), None);
     }
 
     /// A tiny standard-alphabet base64 decoder for test data.

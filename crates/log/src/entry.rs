@@ -189,8 +189,17 @@ impl Signer {
         }
     }
 
+    /// The key's Sigstore key details, which a Rekor v2 entry records.
+    fn key_details(&self) -> Result<&'static str, EntryError> {
+        self.key.key_details().ok_or_else(|| {
+            EntryError::Invalid(
+                "an RSA key has Sigstore key details at 2048, 3072 or 4096 bits only".into(),
+            )
+        })
+    }
+
     /// Rekor v2 verifier: raw DER key or certificate plus key details.
-    fn to_v2(&self) -> Verifier {
+    fn to_v2(&self) -> Result<Verifier, EntryError> {
         let (public_key, x509_certificate) = match &self.cert {
             Some(c) => (
                 None,
@@ -205,32 +214,23 @@ impl Signer {
                 None,
             ),
         };
-        Verifier {
-            key_details: Some(key_details(self.key.kind()).to_string()),
+        Ok(Verifier {
+            key_details: Some(self.key_details()?.to_string()),
             public_key,
             x509_certificate,
-        }
-    }
-}
-
-/// The protobuf `PublicKeyDetails` name for a key with its default scheme.
-pub fn key_details(kind: KeyKind) -> &'static str {
-    match kind {
-        KeyKind::EcdsaP256 => "PKIX_ECDSA_P256_SHA_256",
-        KeyKind::EcdsaP384 => "PKIX_ECDSA_P384_SHA_384",
-        KeyKind::EcdsaP521 => "PKIX_ECDSA_P521_SHA_512",
-        KeyKind::Ed25519 => "PKIX_ED25519",
-        KeyKind::Rsa => "PKIX_RSA_PKCS1V15_2048_SHA256",
+        })
     }
 }
 
 fn hash_algorithm(name: &str) -> Result<HashAlgorithm, EntryError> {
-    match name {
-        "sha256" => Ok(HashAlgorithm::Sha256),
-        "sha384" => Ok(HashAlgorithm::Sha384),
-        "sha512" => Ok(HashAlgorithm::Sha512),
-        other => invalid(format!("unsupported hash algorithm {other:?}")),
-    }
+    [
+        HashAlgorithm::Sha256,
+        HashAlgorithm::Sha384,
+        HashAlgorithm::Sha512,
+    ]
+    .into_iter()
+    .find(|h| h.rekor_name() == name)
+    .ok_or_else(|| EntryError::Invalid(format!("unsupported hash algorithm {name:?}")))
 }
 
 fn decode_hex_digest(alg: HashAlgorithm, value: &str) -> Result<Vec<u8>, EntryError> {
@@ -585,11 +585,20 @@ struct DsseRequestV002 {
     verifiers: Vec<Verifier>,
 }
 
+/// The signer a Rekor v2 verifier names; `keyDetails`, when given, must be
+/// the key's own (the entry records the key's, and verifiers read it).
 fn signer_from_v2(v: &Verifier) -> Result<Signer, EntryError> {
-    match (&v.public_key, &v.x509_certificate) {
-        (Some(k), None) => Signer::from_spki_der(&k.raw_bytes),
-        (None, Some(c)) => Signer::from_cert_der(&c.raw_bytes),
-        _ => invalid("a verifier must have exactly one of publicKey and x509Certificate"),
+    let signer = match (&v.public_key, &v.x509_certificate) {
+        (Some(k), None) => Signer::from_spki_der(&k.raw_bytes)?,
+        (None, Some(c)) => Signer::from_cert_der(&c.raw_bytes)?,
+        _ => return invalid("a verifier must have exactly one of publicKey and x509Certificate"),
+    };
+    let details = signer.key_details()?;
+    match v.key_details.as_deref() {
+        Some(given) if given != details => invalid(format!(
+            "keyDetails {given} does not match the verifier's key ({details})"
+        )),
+        _ => Ok(signer),
     }
 }
 
@@ -605,37 +614,36 @@ pub fn prepare_v2(json: &[u8]) -> Result<Prepared, EntryError> {
 }
 
 fn hashedrekord_v002(req: HashedRekordRequestV002) -> Result<Prepared, EntryError> {
-    if req.digest.len() != 32 {
-        return invalid("digest must be a 32-byte SHA-256");
-    }
     let signer = signer_from_v2(&req.signature.verifier)?;
-    if signer.key.kind() == KeyKind::Ed25519 {
-        // Ed25519ph is over SHA-512; this endpoint takes SHA-256 digests.
+    // The digest is of the hash the key details name (as rekor-tiles).
+    let Some(hash) = signer.key.kind().default_scheme().hash() else {
         return invalid(
-            "Ed25519 keys sign hashedrekord digests as Ed25519ph over SHA-512, which this \
-             log takes through /api/v1/log/entries (hashedrekord 0.0.1) only; use that, or \
-             a dsse entry",
+            "Ed25519 keys sign hashedrekord digests as Ed25519ph, which this log takes \
+             through /api/v1/log/entries (hashedrekord 0.0.1) only; use that, or a dsse entry",
         );
+    };
+    if req.digest.len() != hash.output_len() {
+        return invalid(format!(
+            "digest is {} bytes; the key signs {} digests ({} bytes)",
+            req.digest.len(),
+            hash.proto_name(),
+            hash.output_len()
+        ));
     }
-    verify_digest_signature(
-        &signer,
-        HashAlgorithm::Sha256,
-        &req.digest,
-        &req.signature.content,
-    )?;
+    verify_digest_signature(&signer, hash, &req.digest, &req.signature.content)?;
     let mut keys = vec![digest_index(
-        "sha256",
+        hash.rekor_name(),
         &signet_model::encoding::encode_hex(&req.digest.0),
     )];
     signer.index_keys(&mut keys);
     let body = HashedRekordV002 {
         data: HashOutput {
-            algorithm: "SHA2_256".into(),
+            algorithm: hash.proto_name().into(),
             digest: req.digest,
         },
         signature: SignatureV002 {
             content: req.signature.content,
-            verifier: signer.to_v2(),
+            verifier: signer.to_v2()?,
         },
     };
     Prepared::new(EntryBody::HashedRekordV002(body), keys, Vec::new())
@@ -664,11 +672,13 @@ fn dsse_v002(req: DsseRequestV002) -> Result<Prepared, EntryError> {
     let mut signatures: Vec<SignatureV002> = sigs
         .iter()
         .zip(&by_sig)
-        .map(|(sig, &s)| SignatureV002 {
-            content: Base64(sig.clone()),
-            verifier: signers[s].to_v2(),
+        .map(|(sig, &s)| {
+            Ok(SignatureV002 {
+                content: Base64(sig.clone()),
+                verifier: signers[s].to_v2()?,
+            })
         })
-        .collect();
+        .collect::<Result<_, EntryError>>()?;
     signatures.sort_by(|a, b| a.content.0.cmp(&b.content.0));
     signatures.dedup_by(|a, b| a.content == b.content);
     let payload_hash = signet_crypto::sha256(&env.payload);

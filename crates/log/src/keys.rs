@@ -9,8 +9,6 @@ use signet_model::encoding::Timestamp;
 use signet_model::trust_root::{PublicKey as TrustKey, TimeRange, TransparencyLogInstance};
 use signet_tlog::{generate_pkcs8, NoteSigner, SignerKind};
 
-use crate::entry::key_details;
-
 /// Why the key could not be loaded or created.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -82,7 +80,7 @@ pub fn trust_instance(
         hash_algorithm: Some("SHA2_256".into()),
         public_key: TrustKey {
             raw_bytes: Some(Base64(signer.public_key().spki_der().to_vec())),
-            key_details: Some(key_details(signer.public_key().kind()).to_string()),
+            key_details: signer.public_key().key_details().map(str::to_string),
             valid_for: Some(TimeRange {
                 start: Timestamp::from_unix(valid_from).ok(),
                 end: None,

@@ -1069,3 +1069,113 @@ async fn search_beyond_the_result_limit_is_exact_or_refused() {
     }
     log.stop().await.unwrap();
 }
+
+/// Rekor v2 hashedrekord digests are of the hash the key's details name,
+/// the entry records the key's own details, and a request whose
+/// `keyDetails` contradicts its key is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_entries_record_the_keys_own_details() {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{
+        EcdsaKeyPair, KeyPair, ECDSA_P384_SHA384_ASN1_SIGNING, RSA_PKCS1_SHA256,
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = serve(dir.path(), SignerKind::EcdsaP256).await;
+    let trust = trust(&log);
+    let rng = SystemRandom::new();
+    let post = |req: Value| {
+        let addr = log.addr;
+        async move {
+            http(
+                addr,
+                "POST",
+                "/api/v2/log/entries",
+                Some(req.to_string().as_bytes()),
+            )
+            .await
+        }
+    };
+    let request = |digest: &[u8], sig: &[u8], spki: &[u8], details: Option<&str>| {
+        let mut verifier = json!({"publicKey": {"rawBytes": encode_base64(spki)}});
+        if let Some(d) = details {
+            verifier["keyDetails"] = json!(d);
+        }
+        json!({"hashedRekordRequestV002": {
+            "digest": encode_base64(digest),
+            "signature": {"content": encode_base64(sig), "verifier": verifier}
+        }})
+    };
+
+    // P-384 signs SHA-384 digests.
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_ASN1_SIGNING, &rng).unwrap();
+    let p384 = EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_ASN1_SIGNING, pkcs8.as_ref()).unwrap();
+    let p384_spki = p384.public_key().as_der().unwrap().as_ref().to_vec();
+    let artifact = b"a P-384 artifact";
+    let sig = p384.sign(&rng, artifact).unwrap().as_ref().to_vec();
+    let r = post(request(
+        &signet_crypto::sha384(artifact),
+        &sig,
+        &p384_spki,
+        Some("PKIX_ECDSA_P384_SHA_384"),
+    ))
+    .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let entry: signet_model::bundle::TransparencyLogEntry =
+        serde_json::from_slice(&r.body).unwrap();
+    signet_verify::tlog::verify_entry(&entry, &trust, i64::MAX / 2).unwrap();
+    let body: Value = serde_json::from_slice(&entry.canonicalized_body).unwrap();
+    let spec = &body["spec"]["hashedRekordV002"];
+    assert_eq!(spec["data"]["algorithm"], "SHA2_384");
+    assert_eq!(
+        spec["signature"]["verifier"]["keyDetails"],
+        "PKIX_ECDSA_P384_SHA_384"
+    );
+    // A SHA-256 digest for that key, or details naming another algorithm:
+    // refused with the reason.
+    let r = post(request(
+        &signet_crypto::sha256(artifact),
+        &sig,
+        &p384_spki,
+        None,
+    ))
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.json()["message"].as_str().unwrap().contains("SHA2_384"));
+    let r = post(request(
+        &signet_crypto::sha384(artifact),
+        &sig,
+        &p384_spki,
+        Some("PKIX_ECDSA_P256_SHA_256"),
+    ))
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("does not match"));
+
+    // RSA is named by its size.
+    let rsa = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa3072).unwrap();
+    let rsa_spki = rsa.public_key().as_der().unwrap().as_ref().to_vec();
+    let mut rsa_sig = vec![0; rsa.public_modulus_len()];
+    rsa.sign(&RSA_PKCS1_SHA256, &rng, artifact, &mut rsa_sig)
+        .unwrap();
+    let r = post(request(
+        &signet_crypto::sha256(artifact),
+        &rsa_sig,
+        &rsa_spki,
+        None,
+    ))
+    .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let entry: signet_model::bundle::TransparencyLogEntry =
+        serde_json::from_slice(&r.body).unwrap();
+    let body: Value = serde_json::from_slice(&entry.canonicalized_body).unwrap();
+    assert_eq!(
+        body["spec"]["hashedRekordV002"]["signature"]["verifier"]["keyDetails"],
+        "PKIX_RSA_PKCS1V15_3072_SHA256"
+    );
+    log.stop().await.unwrap();
+}

@@ -94,13 +94,11 @@ pub struct Verifier {
 }
 
 fn hash_algorithm(name: &str) -> Result<HashAlgorithm, VerifyError> {
-    match name {
-        "SHA2_256" => Ok(HashAlgorithm::Sha256),
-        "SHA2_384" => Ok(HashAlgorithm::Sha384),
-        "SHA2_512" => Ok(HashAlgorithm::Sha512),
-        other => fail(
+    match HashAlgorithm::from_proto_name(name) {
+        Some(hash) => Ok(hash),
+        None => fail(
             Check::BundleFormat,
-            format!("unsupported message digest algorithm {other:?}"),
+            format!("unsupported message digest algorithm {name:?}"),
         ),
     }
 }
