@@ -261,6 +261,30 @@ async fn v1_entries_verify_with_signet_verify() {
     )
     .await;
     assert_eq!(r.json().as_array().unwrap().len(), 2);
+    // By proposed entry, as Rekor: a logged one is found by its canonical
+    // form, one never logged is not, one that could not be logged is a 400.
+    let retrieve = |entries: Vec<Value>| {
+        let body = json!({ "entries": entries }).to_string();
+        async move {
+            http(
+                log.addr,
+                "POST",
+                "/api/v1/log/entries/retrieve",
+                Some(body.as_bytes()),
+            )
+            .await
+        }
+    };
+    let logged: Value = serde_json::from_slice(&req).unwrap();
+    let r = retrieve(vec![logged]).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let found = r.json();
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    assert!(found[0].get(&cert_uuid).is_some());
+    let never = serde_json::from_slice(&hashedrekord(&key, b"never logged", &key.pem())).unwrap();
+    assert_eq!(retrieve(vec![never]).await.json(), json!([]));
+    let forged = serde_json::from_slice(&hashedrekord(&Key::new(), b"x", &key.pem())).unwrap();
+    assert_eq!(retrieve(vec![forged]).await.status, 400);
     let r = http(log.addr, "GET", "/api/v1/log/publicKey", None).await;
     assert_eq!(
         PublicKey::from_pem(std::str::from_utf8(&r.body).unwrap()).unwrap(),

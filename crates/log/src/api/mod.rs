@@ -264,6 +264,11 @@ impl LogContext {
             .ok()
             .and_then(|v| v.try_into().ok())
             .ok_or_else(|| ApiError::bad_request("an entry UUID is hex"))?;
+        self.entry_by_leaf(leaf).await
+    }
+
+    /// The entry whose leaf hash this is.
+    pub async fn entry_by_leaf(&self, leaf: Hash) -> Result<StoredEntry, ApiError> {
         let index = self
             .storage
             .indexes_by_leaf_hash(&[leaf])

@@ -225,6 +225,9 @@ struct RetrieveRequest {
     entry_uuids: Vec<String>,
     #[serde(default)]
     log_indexes: Vec<u64>,
+    /// Proposed entries, found by their canonical form (as Rekor does).
+    #[serde(default)]
+    entries: Vec<Box<serde_json::value::RawValue>>,
 }
 
 async fn retrieve(
@@ -234,7 +237,7 @@ async fn retrieve(
     let body = extracted(body)?;
     let req: RetrieveRequest = signet_model::from_json_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("malformed request: {e}")))?;
-    if req.entry_uuids.len() + req.log_indexes.len() > MAX_RETRIEVE {
+    if req.entry_uuids.len() + req.log_indexes.len() + req.entries.len() > MAX_RETRIEVE {
         return Err(ApiError::bad_request(format!(
             "at most {MAX_RETRIEVE} entries per request"
         )));
@@ -242,6 +245,16 @@ async fn retrieve(
     let mut out = Vec::new();
     for u in &req.entry_uuids {
         match ctx.entry_by_uuid(u).await {
+            Ok(e) => out.push(stored_entry_json(&ctx, &e).await?),
+            Err(e) if e.status == StatusCode::NOT_FOUND => {}
+            Err(e) => return Err(e),
+        }
+    }
+    for proposed in &req.entries {
+        // Checked as an append would be: an entry that could not be logged
+        // is a 400 saying why, not an empty answer.
+        let leaf = prepare_v1(proposed.get().as_bytes())?.leaf_hash;
+        match ctx.entry_by_leaf(leaf).await {
             Ok(e) => out.push(stored_entry_json(&ctx, &e).await?),
             Err(e) if e.status == StatusCode::NOT_FOUND => {}
             Err(e) => return Err(e),
