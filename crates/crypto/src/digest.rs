@@ -42,6 +42,13 @@ impl HashAlgorithm {
             .find(|h| h.proto_name() == name)
     }
 
+    /// The algorithm of a Rekor v1 name (`sha256`, …; lowercase only).
+    pub fn from_rekor_name(name: &str) -> Option<Self> {
+        [Self::Sha256, Self::Sha384, Self::Sha512]
+            .into_iter()
+            .find(|h| h.rekor_name() == name)
+    }
+
     /// The lowercase name Rekor v1 bodies and search keys use (`sha256`, …).
     pub fn rekor_name(self) -> &'static str {
         match self {

@@ -223,14 +223,8 @@ impl Signer {
 }
 
 fn hash_algorithm(name: &str) -> Result<HashAlgorithm, EntryError> {
-    [
-        HashAlgorithm::Sha256,
-        HashAlgorithm::Sha384,
-        HashAlgorithm::Sha512,
-    ]
-    .into_iter()
-    .find(|h| h.rekor_name() == name)
-    .ok_or_else(|| EntryError::Invalid(format!("unsupported hash algorithm {name:?}")))
+    HashAlgorithm::from_rekor_name(name)
+        .ok_or_else(|| EntryError::Invalid(format!("unsupported hash algorithm {name:?}")))
 }
 
 fn decode_hex_digest(alg: HashAlgorithm, value: &str) -> Result<Vec<u8>, EntryError> {

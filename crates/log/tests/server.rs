@@ -1099,6 +1099,7 @@ async fn search_beyond_the_result_limit_is_exact_or_refused() {
 /// `keyDetails` contradicts its key is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_entries_record_the_keys_own_details() {
+    let trust_of = trust;
     use aws_lc_rs::encoding::AsDer;
     use aws_lc_rs::rand::SystemRandom;
     use aws_lc_rs::signature::{
@@ -1156,6 +1157,34 @@ async fn v2_entries_record_the_keys_own_details() {
         spec["signature"]["verifier"]["keyDetails"],
         "PKIX_ECDSA_P384_SHA_384"
     );
+    // signet-verify takes the entry's SHA-384 digest (a Rekor v2 bundle's
+    // trusted time would come from a TSA; none is asked for here).
+    let bundle = Bundle::from_json(
+        json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {"publicKey": {"hint": ""}, "tlogEntries": [serde_json::from_slice::<Value>(&r.body).unwrap()]},
+            "messageSignature": {
+                "messageDigest": {"algorithm": "SHA2_384", "digest": encode_base64(&signet_crypto::sha384(artifact))},
+                "signature": encode_base64(&sig)
+            }
+        })
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    let verifier = Verifier::new(
+        trust_of(&log),
+        Options {
+            time_threshold: 0,
+            ..Options::default()
+        },
+    );
+    let policy = SignerPolicy::Key(PublicKey::from_spki_der(&p384_spki).unwrap());
+    verifier
+        .verify(&bundle, &Artifact::Bytes(artifact), &policy)
+        .unwrap();
+    let wrong = verifier.verify(&bundle, &Artifact::Bytes(b"another artifact"), &policy);
+    assert!(wrong.is_err());
     // A SHA-256 digest for that key, or details naming another algorithm:
     // refused with the reason.
     let r = post(request(

@@ -3,12 +3,13 @@
 //! The log vouches only for what its body says; a bundle whose signature,
 //! digest or signer differ from the body's is not covered by the entry.
 
-use signet_crypto::sha256;
+use signet_crypto::HashAlgorithm;
 use signet_model::bundle::MessageSignature;
 use signet_model::dsse::Envelope;
 use signet_model::encoding::decode_base64;
 use signet_model::rekor::{EntryBody, Verifier};
 
+use crate::artifact::Artifact;
 use crate::error::{fail, Check, VerifyError};
 use crate::signer::Signer;
 
@@ -53,25 +54,42 @@ fn check_raw_verifier(verifier: &Verifier, signer: &Signer) -> Result<(), Verify
     }
 }
 
-fn hex_sha256(algorithm: &str, value: &str, expected: &[u8; 32]) -> bool {
-    algorithm == "sha256"
-        && value.eq_ignore_ascii_case(&signet_model::encoding::encode_hex(expected))
+/// Whether a Rekor v1 digest (`sha256`, `sha384` or `sha512` and hex) is
+/// that of the data `digest_with` hashes.
+fn rekor_digest_of(
+    algorithm: &str,
+    value: &str,
+    digest_with: impl Fn(HashAlgorithm) -> Option<Vec<u8>>,
+) -> bool {
+    HashAlgorithm::from_rekor_name(algorithm)
+        .and_then(digest_with)
+        .is_some_and(|d| value.eq_ignore_ascii_case(&signet_model::encoding::encode_hex(d)))
 }
 
-fn proto_sha256(algorithm: &str, digest: &[u8], expected: &[u8; 32]) -> bool {
-    algorithm == "SHA2_256" && digest == expected
+/// Whether a Rekor v2 digest (`SHA2_256`, `SHA2_384` or `SHA2_512` and
+/// bytes) is that of the data `digest_with` hashes: the hash is the one the
+/// signer's key details name, not always SHA-256.
+fn proto_digest_of(
+    algorithm: &str,
+    digest: &[u8],
+    digest_with: impl Fn(HashAlgorithm) -> Option<Vec<u8>>,
+) -> bool {
+    HashAlgorithm::from_proto_name(algorithm)
+        .and_then(digest_with)
+        .is_some_and(|d| d == digest)
 }
 
-/// Entry vs. a message signature over an artifact with this SHA-256.
+/// Entry vs. a message signature over `artifact`.
 pub fn check_message(
     body: &EntryBody,
     message: &MessageSignature,
-    artifact_sha256: &[u8; 32],
+    artifact: &Artifact,
     signer: &Signer,
 ) -> Result<(), VerifyError> {
+    let artifact_digest = |h: HashAlgorithm| artifact.digest(h).ok();
     match body {
         EntryBody::HashedRekordV001(e) => {
-            if !hex_sha256(&e.data.hash.algorithm, &e.data.hash.value, artifact_sha256) {
+            if !rekor_digest_of(&e.data.hash.algorithm, &e.data.hash.value, artifact_digest) {
                 return mismatch("artifact digest");
             }
             if e.signature.content.0 != message.signature.0 {
@@ -80,7 +98,7 @@ pub fn check_message(
             check_pem_verifier(&e.signature.public_key.content, signer)
         }
         EntryBody::HashedRekordV002(e) => {
-            if !proto_sha256(&e.data.algorithm, &e.data.digest, artifact_sha256) {
+            if !proto_digest_of(&e.data.algorithm, &e.data.digest, artifact_digest) {
                 return mismatch("artifact digest");
             }
             if e.signature.content.0 != message.signature.0 {
@@ -111,13 +129,13 @@ pub fn check_dsse(
             "DSSE envelope must carry exactly one signature",
         );
     };
-    let payload_sha256 = sha256(&envelope.payload);
+    let payload_digest = |h: HashAlgorithm| Some(h.digest(&envelope.payload));
     match body {
         EntryBody::DsseV001(e) => {
-            if !hex_sha256(
+            if !rekor_digest_of(
                 &e.payload_hash.algorithm,
                 &e.payload_hash.value,
-                &payload_sha256,
+                payload_digest,
             ) {
                 return mismatch("payload hash");
             }
@@ -130,10 +148,10 @@ pub fn check_dsse(
             check_pem_verifier(&logged.verifier, signer)
         }
         EntryBody::DsseV002(e) => {
-            if !proto_sha256(
+            if !proto_digest_of(
                 &e.payload_hash.algorithm,
                 &e.payload_hash.digest,
-                &payload_sha256,
+                payload_digest,
             ) {
                 return mismatch("payload hash");
             }
@@ -147,7 +165,8 @@ pub fn check_dsse(
         }
         // Rekor v2 logs a DSSE signature as a hashedrekord over its PAE.
         EntryBody::HashedRekordV002(e) => {
-            if !proto_sha256(&e.data.algorithm, &e.data.digest, &sha256(&envelope.pae())) {
+            let pae = envelope.pae();
+            if !proto_digest_of(&e.data.algorithm, &e.data.digest, |h| Some(h.digest(&pae))) {
                 return mismatch("PAE digest");
             }
             if e.signature.content.0 != signature.sig.0 {
@@ -169,7 +188,7 @@ pub fn check_dsse(
                 return mismatch("payload");
             }
             if let Some(h) = &e.content.payload_hash {
-                if !hex_sha256(&h.algorithm, &h.value, &payload_sha256) {
+                if !rekor_digest_of(&h.algorithm, &h.value, payload_digest) {
                     return mismatch("payload hash");
                 }
             }

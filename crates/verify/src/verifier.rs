@@ -25,12 +25,12 @@ use crate::trust::TrustMaterial;
 /// Knobs of the pipeline; the defaults are Sigstore's.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Verified log entries required.
+    /// Distinct logs whose entries must verify.
     pub tlog_threshold: usize,
-    /// Trusted signing times required (log-signed integrated times and
-    /// RFC 3161 timestamps together).
+    /// Distinct sources of trusted signing times required: logs that
+    /// signed an integrated time, and RFC 3161 timestamp authorities.
     pub time_threshold: usize,
-    /// Verified embedded SCTs required of a keyless certificate.
+    /// Distinct CT logs whose embedded SCTs a keyless certificate must carry.
     pub sct_threshold: usize,
     /// "Now" in unix seconds; `None` reads the clock.
     pub now: Option<i64>,
@@ -103,6 +103,11 @@ fn hash_algorithm(name: &str) -> Result<HashAlgorithm, VerifyError> {
     }
 }
 
+/// How many distinct values `items` yields.
+fn distinct<T: Ord>(items: impl Iterator<Item = T>) -> usize {
+    items.collect::<std::collections::BTreeSet<T>>().len()
+}
+
 fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -148,10 +153,6 @@ impl Verifier {
 
         // 4. Log entries: proofs, promises, and bodies that describe this
         //    very content.
-        let artifact_sha256 = artifact
-            .digest(HashAlgorithm::Sha256)?
-            .try_into()
-            .map_err(|_| VerifyError::new(Check::ArtifactDigest, "bad SHA-256 length"))?;
         let mut entries: Vec<VerifiedEntry<'_>> = Vec::new();
         let tlog_entries = &bundle.verification_material.tlog_entries;
         for (i, entry) in tlog_entries.iter().enumerate() {
@@ -165,19 +166,21 @@ impl Verifier {
             }
             let verified = tlog::verify_entry(entry, &self.trust, now)?;
             match content {
-                Content::Message(m) => {
-                    body::check_message(&verified.body, m, &artifact_sha256, &signer)?
-                }
+                Content::Message(m) => body::check_message(&verified.body, m, artifact, &signer)?,
                 Content::Dsse(e) => body::check_dsse(&verified.body, e, &signer)?,
             }
             entries.push(verified);
         }
-        if entries.len() < self.options.tlog_threshold {
+        // As sigstore-go, thresholds count independent witnesses: distinct
+        // logs here, distinct logs and authorities for times, distinct CT
+        // logs for SCTs. One log vouching twice (two entries, or one entry
+        // with and without its promise) is one witness.
+        let logs = distinct(entries.iter().map(|e| e.log.log_id.as_slice()));
+        if logs < self.options.tlog_threshold {
             return fail(
                 Check::Threshold,
                 format!(
-                    "{} verified log entries, {} required",
-                    entries.len(),
+                    "verified log entries from {logs} distinct logs, {} required",
                     self.options.tlog_threshold
                 ),
             );
@@ -220,15 +223,19 @@ impl Verifier {
                 }
             }
         }
-        if times.len() < self.options.time_threshold {
+        let time_sources = distinct(times.iter().map(|t| match t {
+            SigningTime::Log { url, .. } => (0, url.as_str(), 0),
+            SigningTime::Timestamp { authority, .. } => (1, "", *authority),
+        }));
+        if time_sources < self.options.time_threshold {
             if let Some(reason) = timestamp_failure {
                 return fail(Check::Timestamp, reason);
             }
             return fail(
                 Check::Threshold,
                 format!(
-                    "{} trusted signing times (signed log times or RFC 3161 timestamps), {} required",
-                    times.len(),
+                    "trusted signing times from {time_sources} distinct logs or timestamp \
+                     authorities, {} required",
                     self.options.time_threshold
                 ),
             );
@@ -266,12 +273,12 @@ impl Verifier {
             };
             let scts = sct::verify_embedded_scts(leaf, &chain.issuer, &self.trust.ctlogs)
                 .map_err(|e| VerifyError::new(Check::Sct, e.to_string()))?;
-            if scts.len() < self.options.sct_threshold {
+            let ct_logs = distinct(scts.iter().map(|s| s.log_index));
+            if ct_logs < self.options.sct_threshold {
                 return fail(
                     Check::Sct,
                     format!(
-                        "{} verified SCTs, {} required",
-                        scts.len(),
+                        "verified SCTs from {ct_logs} distinct CT logs, {} required",
                         self.options.sct_threshold
                     ),
                 );

@@ -870,6 +870,64 @@ fn duplicate_entry_does_not_meet_a_threshold_of_two() {
     assert_fails(&world, Check::BundleFormat);
 }
 
+/// Thresholds count distinct logs (as sigstore-go's verified log IDs): the
+/// same entry again without its promise, under the proof's index, is the
+/// same log's word twice.
+#[test]
+fn one_entry_with_and_without_its_promise_does_not_meet_a_threshold_of_two() {
+    let mut world = Spec::new(Kind::Message).build();
+    world.options.tlog_threshold = 2;
+    let mut copy = world.entry().clone();
+    copy.inclusion_promise = None;
+    copy.log_index = copy.inclusion_proof.as_ref().unwrap().log_index;
+    world.bundle.verification_material.tlog_entries.push(copy);
+    assert_fails_because(&world, Check::Threshold, "1 distinct logs");
+}
+
+/// Two entries of the same content at two indexes of one log (a log that
+/// took it twice, or a compromised one): one log, one witness, one
+/// signed time.
+#[test]
+fn two_entries_from_one_log_are_one_log_and_one_time() {
+    let two_entries = || {
+        let mut world = Spec::new(Kind::Message).build();
+        let first = world.entry().clone();
+        let second = signet_testkit::LogEntry {
+            tree_index: TREE_INDEX + 1,
+            log_index: LOG_INDEX + 1,
+            ..signet_testkit::LogEntry::new(&world.rekor_key, REKOR_HOST, REKOR_TREE_ID, T0)
+        }
+        .log(
+            &first.kind_version.kind,
+            &first.kind_version.version,
+            first.canonicalized_body.0.clone(),
+        );
+        world.bundle.verification_material.tlog_entries.push(second);
+        world
+    };
+    // Both entries verify on their own: the default thresholds pass.
+    assert_verifies(&two_entries());
+    let mut world = two_entries();
+    world.options.tlog_threshold = 2;
+    assert_fails_because(&world, Check::Threshold, "1 distinct logs");
+    let mut world = two_entries();
+    world.options.time_threshold = 2;
+    assert_fails_because(&world, Check::Threshold, "1 distinct logs or timestamp");
+}
+
+/// Two SCTs from one CT log are one CT log's word.
+#[test]
+fn two_scts_from_one_ct_log_do_not_meet_an_sct_threshold_of_two() {
+    let spec = || Spec {
+        sct: SctMode::TwiceFromOneLog,
+        ..Spec::new(Kind::Message)
+    };
+    assert_verifies(&spec().build());
+    let mut world = spec().build();
+    world.options.sct_threshold = 2;
+    assert_fails_because(&world, Check::Sct, "1 distinct CT logs");
+}
+
 #[test]
 fn unsigned_entry_index_other_than_the_proven_one_fails_inclusion_proof() {
     let mut world = Spec {

@@ -97,6 +97,8 @@ pub enum SctMode {
     /// Signed by the trusted CT log, but over another precertificate (one
     /// with another serial number).
     OverOtherPrecert,
+    /// Two valid SCTs, both from the one trusted CT log (two timestamps).
+    TwiceFromOneLog,
 }
 
 /// The SCT list of the leaf: one SCT by `signer`, claiming to be from the
@@ -478,6 +480,21 @@ fn leaf(spec: &Spec, ca: &Ca, ct_key: &Key, leaf_key: &Key) -> Vec<u8> {
                 issuer_spki,
                 &precert_tbs,
             )),
+            SctMode::TwiceFromOneLog => {
+                let at = |ms: u64| {
+                    let t = u64::try_from(LEAF_NOT_BEFORE).expect("time") * 1000 + ms;
+                    signet_testkit::sct_list(&ct_key.log_id(), ct_key, issuer_spki, &precert_tbs, t)
+                };
+                // Two one-SCT lists merged: the list length, then both SCTs.
+                let (first, second) = (at(123), at(456));
+                let inner = [&first[2..], &second[2..]].concat();
+                let mut list = u16::try_from(inner.len())
+                    .expect("list")
+                    .to_be_bytes()
+                    .to_vec();
+                list.extend_from_slice(&inner);
+                Some(list)
+            }
             SctMode::OverOtherPrecert => {
                 let mut other = precert.clone();
                 other.serial_number = signet_testkit::random_serial();
