@@ -950,3 +950,60 @@ fn no_trusted_time_fails_threshold() {
     .build();
     assert_fails(&world, Check::Threshold);
 }
+
+// ----- checks whose failure had no test of its own --------------------------
+
+#[test]
+fn promise_without_an_integrated_time_fails_set() {
+    let mut world = Spec::new(Kind::Message).build();
+    world.entry().integrated_time = None;
+    assert_fails_because(&world, Check::Set, "without an integrated time");
+}
+
+#[test]
+fn proof_hashes_of_the_wrong_length_fail_inclusion_proof() {
+    let mut world = Spec::new(Kind::Message).build();
+    world
+        .entry()
+        .inclusion_proof
+        .as_mut()
+        .unwrap()
+        .root_hash
+        .0
+        .pop();
+    assert_fails_because(&world, Check::InclusionProof, "root hash is not 32 bytes");
+
+    let mut world = Spec::new(Kind::Message).build();
+    let proof = world.entry().inclusion_proof.as_mut().unwrap();
+    assert!(!proof.hashes.is_empty());
+    proof.hashes[0].0.push(0);
+    assert_fails_because(&world, Check::InclusionProof, "proof hash is not 32 bytes");
+}
+
+/// A trusted log whose ID is shorter than a checkpoint key hint (the entry
+/// naming the same ID, and no SET to fail first) is a broken trust root.
+#[test]
+fn log_id_shorter_than_a_key_hint_fails_trust_root() {
+    let mut world = Spec {
+        with_promise: false,
+        ..Spec::new(Kind::Message)
+    }
+    .build();
+    let short = Base64(world.entry().log_id.key_id.0[..3].to_vec());
+    world.entry().log_id.key_id = short.clone();
+    world.trusted_root.tlogs[0].log_id.key_id = short;
+    assert_fails_because(&world, Check::TrustRoot, "shorter than a key hint");
+}
+
+#[test]
+fn dsse_envelope_without_signatures_fails_signature() {
+    let mut world = Spec::new(Kind::Dsse).build();
+    world
+        .bundle
+        .dsse_envelope
+        .as_mut()
+        .unwrap()
+        .signatures
+        .clear();
+    assert_fails(&world, Check::Signature);
+}
