@@ -159,6 +159,18 @@ impl IssuerConfig {
                 if d.host().is_none() {
                     return Err(bad("subject_domain must be a URL with a host"));
                 }
+                // As Fulcio: the issuer may only vouch for URIs under its
+                // own registrable domain (same scheme, same last two labels).
+                let top = |u: &url::Url| {
+                    let host = u.host_str().unwrap_or("");
+                    let labels: Vec<&str> = host.rsplit('.').take(2).collect();
+                    labels.join(".")
+                };
+                if d.scheme() != url.scheme() || top(&d) != top(&url) {
+                    return Err(bad(
+                        "subject_domain must have the issuer_url's scheme and top-level domain",
+                    ));
+                }
             }
             _ => {}
         }
@@ -264,8 +276,14 @@ mod tests {
             "oidc_issuers: [{issuer_url: 'ftp://a', type: email}]",
             "oidc_issuers: [{issuer_url: 'https://a', type: nope}]",
             "oidc_issuers: [{issuer_url: 'https://a', type: email}, {issuer_url: 'https://a', type: email}]",
+            // A URI issuer vouching for another organisation's domain, or
+            // another scheme.
+            "oidc_issuers: [{issuer_url: 'https://auth.attacker.net', type: uri, subject_domain: 'https://example.com'}]",
+            "oidc_issuers: [{issuer_url: 'https://auth.example.com', type: uri, subject_domain: 'http://example.com'}]",
         ] {
             assert!(CaConfig::parse(bad.as_bytes(), false).is_err(), "{bad}");
         }
+        let good = "oidc_issuers: [{issuer_url: 'https://auth.example.com', type: uri, subject_domain: 'https://example.com'}]";
+        assert!(CaConfig::parse(good.as_bytes(), false).is_ok());
     }
 }

@@ -172,7 +172,29 @@ pub fn principal(
     exts.retain(|(_, _, v)| !v.is_empty());
     p.extensions = exts;
     p.issuer = issuer;
+    if let San::Uri(uri) = &p.san {
+        p.san = San::Uri(escape_non_ascii(uri).into_owned());
+    }
     Ok(p)
+}
+
+/// `uri` with every non-ASCII byte percent-encoded (its UTF-8, upper-case
+/// hex): an IA5String holds ASCII only, and Fulcio's URI SANs are what Go's
+/// `url.URL.String()` writes, which escapes them so (a GitHub ref
+/// `refs/heads/fé` is `refs/heads/f%C3%A9`).
+pub fn escape_non_ascii(uri: &str) -> std::borrow::Cow<'_, str> {
+    if uri.is_ascii() {
+        return uri.into();
+    }
+    let mut out = String::with_capacity(uri.len() * 3);
+    for b in uri.bytes() {
+        if b.is_ascii() {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out.into()
 }
 
 fn base(p: String, san: San) -> Principal {
@@ -488,6 +510,13 @@ fn uri(cfg: &IssuerConfig, sub: &str) -> Result<Principal, IdentityError> {
         });
     }
     let bad = |why: String| IdentityError::BadClaim { claim: "sub", why };
+    // The host is checked on the parsed URL but the SAN is `sub` itself, so
+    // they must not disagree: WHATWG parsing (the url crate) reads `\` as
+    // `/` where RFC 3986 parsers (Go's, Python's) do not, which would let
+    // `https://example.com\@evil.com/` pass as example.com.
+    if sub.contains('\\') {
+        return Err(bad("a URI subject must not contain a backslash".into()));
+    }
     let subject = url::Url::parse(sub).map_err(|e| bad(e.to_string()))?;
     let domain = url::Url::parse(cfg.subject_domain.as_deref().unwrap_or(""))
         .map_err(|e| bad(format!("subject_domain: {e}")))?;
@@ -658,6 +687,10 @@ mod tests {
         let c = claims(json!({"iss":"https://u","sub":"https://example.com/users/1"}));
         assert!(principal(&cfg, &c).is_ok());
         let c = claims(json!({"iss":"https://u","sub":"https://other.com/users/1"}));
+        assert!(principal(&cfg, &c).is_err());
+        // The url crate reads this host as example.com, RFC 3986 parsers as
+        // evil.com: refused rather than written into the SAN as is.
+        let c = claims(json!({"iss":"https://u","sub":"https://example.com\\@evil.com/x"}));
         assert!(principal(&cfg, &c).is_err());
     }
 }

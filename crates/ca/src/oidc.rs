@@ -218,10 +218,35 @@ impl OidcVerifier {
         validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
 
         let kid = header.kid.as_deref();
-        let keys = self.keys_for(state, kid).await?;
+        let (keys, refreshed) = self.keys_for(state, kid, false).await?;
+        match self.decode_with(token, &keys, kid, header.alg, &validation, state) {
+            // No cached key verifies: the issuer may have rotated its keys
+            // under a token without a `kid` (or one reusing an old `kid`).
+            // Look again, as go-oidc does, rate-limited like unknown kids.
+            Err(OidcError::BadSignature) if !refreshed => {
+                let (keys, refreshed) = self.keys_for(state, kid, true).await?;
+                if !refreshed {
+                    return Err(OidcError::BadSignature);
+                }
+                self.decode_with(token, &keys, kid, header.alg, &validation, state)
+            }
+            result => result,
+        }
+    }
+
+    /// The token's claims under the first of `keys` whose signature verifies.
+    fn decode_with(
+        &self,
+        token: &str,
+        keys: &[(Jwk, DecodingKey)],
+        kid: Option<&str>,
+        alg: Algorithm,
+        validation: &Validation,
+        state: &IssuerState,
+    ) -> Result<VerifiedToken, OidcError> {
         let mut last = OidcError::BadSignature;
-        for key in keys.iter().filter(|(jwk, _)| usable(jwk, kid, header.alg)) {
-            match jsonwebtoken::decode::<Map<String, Value>>(token, &key.1, &validation) {
+        for key in keys.iter().filter(|(jwk, _)| usable(jwk, kid, alg)) {
+            match jsonwebtoken::decode::<Map<String, Value>>(token, &key.1, validation) {
                 Ok(data) => {
                     check_iat(&data.claims, self.options.leeway)?;
                     return Ok(VerifiedToken {
@@ -243,29 +268,34 @@ impl OidcVerifier {
         Err(last)
     }
 
-    /// The issuer's keys, fetched if absent, stale, or (rate-limited) when
-    /// no key has id `kid`.
+    /// The issuer's keys, fetched if absent, stale, or (rate-limited by
+    /// `min_refresh`) when no key has id `kid`, none is cached, or `again`
+    /// asks for it; and whether they were fetched just now.
     async fn keys_for(
         &self,
         state: &IssuerState,
         kid: Option<&str>,
-    ) -> Result<Vec<(Jwk, DecodingKey)>, OidcError> {
+        again: bool,
+    ) -> Result<(Vec<(Jwk, DecodingKey)>, bool), OidcError> {
         let mut cache = state.cache.lock().await;
         let now = Instant::now();
         let age = cache.fetched_at.map(|t| now.saturating_duration_since(t));
-        let known = kid.is_none_or(|k| {
-            cache
-                .keys
-                .iter()
-                .any(|(jwk, _)| jwk.common.key_id.as_deref() == Some(k))
-        });
+        let known = !cache.keys.is_empty()
+            && kid.is_none_or(|k| {
+                cache
+                    .keys
+                    .iter()
+                    .any(|(jwk, _)| jwk.common.key_id.as_deref() == Some(k))
+            });
         let stale = age.is_none_or(|a| a > self.options.max_age);
         let may_refresh = age.is_none_or(|a| a >= self.options.min_refresh);
-        if stale || (!known && may_refresh) {
+        let mut refreshed = false;
+        if stale || ((again || !known) && may_refresh) {
             match self.fetch_keys(&state.config.issuer_url).await {
                 Ok(keys) => {
                     cache.keys = keys;
                     cache.fetched_at = Some(now);
+                    refreshed = true;
                 }
                 // Keep serving cached keys if a refresh fails.
                 Err(e) if cache.keys.is_empty() => {
@@ -281,7 +311,7 @@ impl OidcVerifier {
                 "the issuer's keys are unavailable (a recent fetch failed)".into(),
             ));
         }
-        Ok(cache.keys.clone())
+        Ok((cache.keys.clone(), refreshed))
     }
 
     async fn fetch_json(&self, url: &str) -> Result<Map<String, Value>, OidcError> {
@@ -403,5 +433,124 @@ mod tests {
     fn hmac_and_none_are_refused() {
         assert!(!accepted(Algorithm::HS256));
         assert!(accepted(Algorithm::ES256));
+    }
+
+    /// A P-256 signing key, its JWK (no `kid`), and tokens it signs
+    /// without a `kid` in the header.
+    struct KidlessKey {
+        pkcs8: Vec<u8>,
+        jwk: Value,
+    }
+
+    impl KidlessKey {
+        fn new() -> KidlessKey {
+            use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+            let rng = aws_lc_rs::rand::SystemRandom::new();
+            let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                .unwrap()
+                .as_ref()
+                .to_vec();
+            let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8).unwrap();
+            let point = pair.public_key().as_ref();
+            let jwk = serde_json::json!({
+                "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig",
+                "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+                "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
+            });
+            KidlessKey { pkcs8, jwk }
+        }
+
+        fn token(&self, issuer: &str) -> String {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let claims = serde_json::json!({
+                "iss": issuer, "aud": crate::config::DEFAULT_AUDIENCE, "sub": "someone",
+                "iat": now, "exp": now + 300,
+            });
+            let key = jsonwebtoken::EncodingKey::from_ec_der(&self.pkcs8);
+            jsonwebtoken::encode(&jsonwebtoken::Header::new(Algorithm::ES256), &claims, &key)
+                .unwrap()
+        }
+    }
+
+    /// An issuer serving `jwks` (changeable); its discovery document fails
+    /// while `down` is set.
+    async fn issuer(
+        jwks: std::sync::Arc<std::sync::Mutex<Value>>,
+        down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> String {
+        use axum::routing::get;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let discovery = serde_json::json!({"issuer": url, "jwks_uri": format!("{url}/keys")});
+        let app = axum::Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                get(move || {
+                    let (discovery, down) = (discovery.clone(), down.clone());
+                    async move {
+                        if down.load(std::sync::atomic::Ordering::SeqCst) {
+                            Err(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
+                        } else {
+                            Ok(axum::Json(discovery))
+                        }
+                    }
+                }),
+            )
+            .route(
+                "/keys",
+                get(move || {
+                    let jwks = jwks.lock().unwrap().clone();
+                    async move { axum::Json(jwks) }
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    /// Tokens without a `kid` still verify after the issuer rotates its
+    /// keys, and after a first fetch that failed (both rate-limited by
+    /// `min_refresh`, here 0); a key the issuer never published does not.
+    #[tokio::test]
+    async fn keys_are_fetched_again_for_tokens_without_a_kid() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let (a, b) = (KidlessKey::new(), KidlessKey::new());
+        let jwks = Arc::new(Mutex::new(serde_json::json!({"keys": [a.jwk]})));
+        let down = Arc::new(AtomicBool::new(true));
+        let url = issuer(jwks.clone(), down.clone()).await;
+        let config = CaConfig {
+            oidc_issuers: vec![crate::config::IssuerConfig::new(
+                url.clone(),
+                crate::config::IssuerType::Email,
+            )],
+        };
+        let options = OidcOptions {
+            min_refresh: Duration::ZERO,
+            ..OidcOptions::default()
+        };
+        let verifier = OidcVerifier::new(&config, options).unwrap();
+
+        // The first fetch fails; the next token looks again.
+        assert!(matches!(
+            verifier.verify(&a.token(&url)).await,
+            Err(OidcError::Fetch(_))
+        ));
+        down.store(false, Ordering::SeqCst);
+        verifier.verify(&a.token(&url)).await.unwrap();
+
+        // Rotation: B replaces A.
+        *jwks.lock().unwrap() = serde_json::json!({"keys": [b.jwk]});
+        verifier.verify(&b.token(&url)).await.unwrap();
+        assert_eq!(
+            verifier.verify(&a.token(&url)).await.err(),
+            Some(OidcError::BadSignature)
+        );
+        assert_eq!(
+            verifier.verify(&KidlessKey::new().token(&url)).await.err(),
+            Some(OidcError::BadSignature)
+        );
     }
 }

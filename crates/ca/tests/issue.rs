@@ -106,6 +106,30 @@ async fn token_in_the_authorization_header() {
     verify_chain(&stack, &chain_of(&answer), &key.spki);
 }
 
+/// A branch name outside ASCII (legal in git) is percent-encoded in the
+/// URI SAN, as Go's url package writes Fulcio's, not a 500.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_non_ascii_ref_is_percent_encoded_in_the_san() {
+    let stack = Stack::start().await;
+    let key = ClientKey::new();
+    let sub = "repo:octo/app:ref:refs/heads/fé";
+    let mut claims = github_claims();
+    claims["job_workflow_ref"] = json!("octo/app/.github/workflows/release.yml@refs/heads/fé");
+    claims["ref"] = json!("refs/heads/fé");
+    let req = signet_ca::dev_oidc::TokenRequest {
+        sub: Some(sub.into()),
+        claims: claims.as_object().cloned().unwrap(),
+        ..Default::default()
+    };
+    let token = stack.github_issuer.mint(&req, now()).unwrap().0;
+    let body = key_request(&token, &key.pem(), &key.sign(sub.as_bytes()));
+    let (status, answer) = stack.post_json("/api/v2/signingCert", &body).await;
+    assert_eq!(status, 200, "{answer}");
+    let id = verify_chain(&stack, &chain_of(&answer), &key.spki);
+    let signer = "https://github.com/octo/app/.github/workflows/release.yml@refs/heads/f%C3%A9";
+    assert_eq!(id.san, [SubjectAltName::Uri(signer.into())]);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn github_actions_claims_become_fulcio_extensions() {
     let stack = Stack::start().await;
