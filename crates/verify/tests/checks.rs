@@ -1007,3 +1007,177 @@ fn dsse_envelope_without_signatures_fails_signature() {
         .clear();
     assert_fails(&world, Check::Signature);
 }
+
+// ----- entry bodies of other kinds and versions ----------------------------
+
+use signet_model::rekor::{
+    DsseV002, EntryBody, HashOutput, HashedRekordV002, RawBytes, SignatureV002,
+    Verifier as LoggedVerifier,
+};
+
+/// Replaces the world's log entry by one (validly logged, with a SET and a
+/// proof) whose body is `body`.
+fn relog(world: &mut World, body: EntryBody) {
+    let bytes = signet_model::canonical::to_string(&body.to_value()).into_bytes();
+    let entry = signet_testkit::LogEntry::new(&world.rekor_key, REKOR_HOST, REKOR_TREE_ID, T0).log(
+        body.kind(),
+        body.version(),
+        bytes,
+    );
+    world.bundle.verification_material.tlog_entries = vec![entry];
+}
+
+/// The keyless world's certificate as a Rekor v2 verifier.
+fn cert_verifier(world: &World) -> LoggedVerifier {
+    LoggedVerifier {
+        key_details: Some("PKIX_ECDSA_P256_SHA_256".into()),
+        public_key: None,
+        x509_certificate: Some(RawBytes {
+            raw_bytes: Base64(world.leaf_der.clone().unwrap()),
+        }),
+    }
+}
+
+fn hashedrekord_v002(world: &World) -> HashedRekordV002 {
+    let signature = world
+        .bundle
+        .message_signature
+        .as_ref()
+        .unwrap()
+        .signature
+        .clone();
+    HashedRekordV002 {
+        data: HashOutput {
+            algorithm: "SHA2_256".into(),
+            digest: Base64(sha256(&world.artifact).to_vec()),
+        },
+        signature: SignatureV002 {
+            content: signature,
+            verifier: cert_verifier(world),
+        },
+    }
+}
+
+#[test]
+fn hashedrekord_v002_entries_must_describe_the_message() {
+    // As logged by a Rekor v2 log: verifies.
+    let mut world = Spec::new(Kind::Message).build();
+    let body = hashedrekord_v002(&world);
+    relog(&mut world, EntryBody::HashedRekordV002(body));
+    assert_verifies(&world);
+
+    let edits: [(&str, Box<dyn Fn(&mut HashedRekordV002)>); 4] = [
+        ("artifact digest", Box::new(|b| b.data.digest.0[0] ^= 1)),
+        // The same bytes under another algorithm's name.
+        (
+            "artifact digest",
+            Box::new(|b| b.data.algorithm = "SHA2_384".into()),
+        ),
+        ("signature", Box::new(|b| b.signature.content.0[5] ^= 1)),
+        // A verifier naming the certificate and a key.
+        (
+            "signer",
+            Box::new(|b| {
+                let cert = b.signature.verifier.x509_certificate.clone();
+                b.signature.verifier.public_key = cert;
+            }),
+        ),
+    ];
+    for (what, edit) in edits {
+        let mut world = Spec::new(Kind::Message).build();
+        let mut body = hashedrekord_v002(&world);
+        edit(&mut body);
+        relog(&mut world, EntryBody::HashedRekordV002(body));
+        assert_fails_because(&world, Check::TlogBody, what);
+    }
+}
+
+#[test]
+fn dsse_v002_entries_must_describe_the_envelope() {
+    let dsse_v002 = |world: &World| {
+        let envelope = world.bundle.dsse_envelope.as_ref().unwrap();
+        DsseV002 {
+            payload_hash: HashOutput {
+                algorithm: "SHA2_256".into(),
+                digest: Base64(sha256(&envelope.payload).to_vec()),
+            },
+            signatures: vec![SignatureV002 {
+                content: envelope.signatures[0].sig.clone(),
+                verifier: cert_verifier(world),
+            }],
+        }
+    };
+    let mut world = Spec::new(Kind::Dsse).build();
+    let body = dsse_v002(&world);
+    relog(&mut world, EntryBody::DsseV002(body));
+    assert_verifies(&world);
+
+    let mut world = Spec::new(Kind::Dsse).build();
+    let mut body = dsse_v002(&world);
+    body.payload_hash.digest.0[0] ^= 1;
+    relog(&mut world, EntryBody::DsseV002(body));
+    assert_fails_because(&world, Check::TlogBody, "payload hash");
+
+    let mut world = Spec::new(Kind::Dsse).build();
+    let mut body = dsse_v002(&world);
+    let extra = body.signatures[0].clone();
+    body.signatures.push(extra);
+    relog(&mut world, EntryBody::DsseV002(body));
+    assert_fails_because(&world, Check::TlogBody, "signature count");
+}
+
+/// An entry of another kind than the bundle's content does not cover it,
+/// however well it verifies as an entry.
+#[test]
+fn entries_of_the_other_content_kind_fail_tlog_body() {
+    // A message signature logged as a DSSE entry.
+    let mut world = Spec::new(Kind::Message).build();
+    let dsse_world = Spec::new(Kind::Dsse).build();
+    let body = dsse_world.bundle.verification_material.tlog_entries[0]
+        .canonicalized_body
+        .0
+        .clone();
+    let body = EntryBody::parse(&body).unwrap();
+    relog(&mut world, body);
+    assert_fails_because(&world, Check::TlogBody, "cannot be logged as dsse");
+
+    // A DSSE envelope logged as hashedrekord 0.0.1.
+    let mut world = Spec::new(Kind::Dsse).build();
+    let message_world = Spec::new(Kind::Message).build();
+    let body = message_world.bundle.verification_material.tlog_entries[0]
+        .canonicalized_body
+        .0
+        .clone();
+    let body = EntryBody::parse(&body).unwrap();
+    relog(&mut world, body);
+    assert_fails_because(
+        &world,
+        Check::TlogBody,
+        "cannot be logged as hashedrekord 0.0.1",
+    );
+}
+
+/// Pure Ed25519 signs the message itself: with only the artifact's digest
+/// there is nothing it can be checked against.
+#[test]
+fn ed25519_signature_against_a_digest_only_artifact_fails_signature() {
+    let mut world = Spec {
+        signer: SignerKind::ManagedKey,
+        ..Spec::new(Kind::Message)
+    }
+    .build();
+    let (_, raw) = signet_crypto::sign_ed25519ph(&[7u8; 32], &[0u8; 64]);
+    let ed25519 = signet_crypto::PublicKey::from_raw_ed25519(&raw).unwrap();
+    world.policy = SignerPolicy::Key(ed25519);
+    let digest_only = signet_verify::Artifact::Digest {
+        algorithm: signet_crypto::HashAlgorithm::Sha256,
+        digest: sha256(&world.artifact).to_vec(),
+    };
+    let err = world
+        .verifier()
+        .unwrap()
+        .verify(&world.bundle, &digest_only, &world.policy)
+        .unwrap_err();
+    assert_eq!(err.check, Check::Signature, "{err}");
+    assert!(err.reason.contains("not its digest"), "{err}");
+}
