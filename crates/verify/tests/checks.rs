@@ -1066,7 +1066,8 @@ fn hashedrekord_v002_entries_must_describe_the_message() {
     relog(&mut world, EntryBody::HashedRekordV002(body));
     assert_verifies(&world);
 
-    let edits: [(&str, Box<dyn Fn(&mut HashedRekordV002)>); 4] = [
+    type Edit = Box<dyn Fn(&mut HashedRekordV002)>;
+    let edits: [(&str, Edit); 4] = [
         ("artifact digest", Box::new(|b| b.data.digest.0[0] ^= 1)),
         // The same bytes under another algorithm's name.
         (
