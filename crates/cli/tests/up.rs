@@ -299,6 +299,57 @@ fn with_tsa_keyless_bundles_carry_a_verified_rfc3161_timestamp() {
     };
     assert_eq!(timestamp_times("a.json"), 1);
 
+    // A second token from the same authority over the same signature is the
+    // same witness: the log and the TSA make two distinct time sources, not
+    // three (as sigstore-go counts them).
+    {
+        use signet_verify::{
+            Artifact, Check, IdentityPolicy, Matcher, Options, SignerPolicy, TrustMaterial,
+            Verifier,
+        };
+        let root_json = std::fs::read(&up.trusted_root).unwrap();
+        let signing: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&up.signing_config).unwrap()).unwrap();
+        let tsa_url = signing["tsaUrls"][0]["url"].as_str().unwrap();
+        let signature = signet_model::encoding::decode_base64(
+            bundle["messageSignature"]["signature"].as_str().unwrap(),
+        )
+        .unwrap();
+        let http = signet_sign::HttpClient::new(std::time::Duration::from_secs(30)).unwrap();
+        let again = signet_sign::tsa::TsaClient::new(tsa_url, http)
+            .timestamp(&signature)
+            .unwrap();
+        let mut twice = bundle.clone();
+        twice["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "signedTimestamp": signet_model::encoding::encode_base64(&again)
+            }));
+        let twice = signet_model::Bundle::from_json(twice.to_string().as_bytes()).unwrap();
+        let trust = || {
+            let root = signet_model::TrustedRoot::from_json(&root_json).unwrap();
+            TrustMaterial::from_trusted_root(&root).unwrap()
+        };
+        let policy = SignerPolicy::Identity(IdentityPolicy {
+            subject: Matcher::exact(EMAIL),
+            issuer: Matcher::exact(up.oidc_url.clone()),
+            claims: Vec::new(),
+        });
+        let verify_with = |time_threshold: usize| {
+            let options = Options {
+                time_threshold,
+                ..Options::default()
+            };
+            Verifier::new(trust(), options).verify(&twice, &Artifact::Bytes(b"artifact\n"), &policy)
+        };
+        let verified = verify_with(2).unwrap();
+        assert_eq!(verified.signing_times.len(), 3);
+        let err = verify_with(3).unwrap_err();
+        assert_eq!(err.check, Check::Threshold, "{err}");
+        assert!(err.reason.contains("2 distinct"), "{err}");
+    }
+
     // A timestamp from another authority (one the root does not list) is
     // not counted (as sigstore-go: the log's time still verifies).
     let other = workdir("up-tsa-other");
