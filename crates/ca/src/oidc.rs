@@ -105,6 +105,19 @@ struct KeyCache {
 struct IssuerState {
     config: IssuerConfig,
     cache: Mutex<KeyCache>,
+    /// Held while the issuer's keys are fetched: one fetch at a time.
+    refresh: Mutex<()>,
+}
+
+/// The cached keys, or why there are none.
+fn cached(cache: &KeyCache, refreshed: bool) -> Result<(Vec<(Jwk, DecodingKey)>, bool), OidcError> {
+    if cache.keys.is_empty() {
+        // A fetch failed moments ago; do not hammer the issuer.
+        return Err(OidcError::Fetch(
+            "the issuer's keys are unavailable (a recent fetch failed)".into(),
+        ));
+    }
+    Ok((cache.keys.clone(), refreshed))
 }
 
 /// Verifies ID tokens from the issuers of a [`CaConfig`].
@@ -177,6 +190,7 @@ impl OidcVerifier {
                     Arc::new(IssuerState {
                         config: c.clone(),
                         cache: Mutex::new(KeyCache::default()),
+                        refresh: Mutex::new(()),
                     }),
                 )
             })
@@ -270,48 +284,58 @@ impl OidcVerifier {
 
     /// The issuer's keys, fetched if absent, stale, or (rate-limited by
     /// `min_refresh`) when no key has id `kid`, none is cached, or `again`
-    /// asks for it; and whether they were fetched just now.
+    /// asks for it; and whether they were fetched for this call (or by a
+    /// fetch it waited for).
+    ///
+    /// The cache is never locked across the network: one fetch per issuer
+    /// runs at a time (`refresh`), its start counts as the last attempt, and
+    /// callers the cached keys serve are answered meanwhile, so a slow
+    /// issuer plus tokens with made-up key IDs cannot queue up valid ones.
     async fn keys_for(
         &self,
         state: &IssuerState,
         kid: Option<&str>,
         again: bool,
     ) -> Result<(Vec<(Jwk, DecodingKey)>, bool), OidcError> {
-        let mut cache = state.cache.lock().await;
-        let now = Instant::now();
-        let age = cache.fetched_at.map(|t| now.saturating_duration_since(t));
-        let known = !cache.keys.is_empty()
-            && kid.is_none_or(|k| {
-                cache
-                    .keys
-                    .iter()
-                    .any(|(jwk, _)| jwk.common.key_id.as_deref() == Some(k))
-            });
-        let stale = age.is_none_or(|a| a > self.options.max_age);
-        let may_refresh = age.is_none_or(|a| a >= self.options.min_refresh);
-        let mut refreshed = false;
-        if stale || ((again || !known) && may_refresh) {
-            match self.fetch_keys(&state.config.issuer_url).await {
-                Ok(keys) => {
-                    cache.keys = keys;
-                    cache.fetched_at = Some(now);
-                    refreshed = true;
-                }
-                // Keep serving cached keys if a refresh fails.
-                Err(e) if cache.keys.is_empty() => {
-                    cache.fetched_at = Some(now);
-                    return Err(e);
-                }
-                Err(_) => cache.fetched_at = Some(now),
+        let seen = {
+            let cache = state.cache.lock().await;
+            let age = cache
+                .fetched_at
+                .map(|t| Instant::now().saturating_duration_since(t));
+            let known = !cache.keys.is_empty()
+                && kid.is_none_or(|k| {
+                    cache
+                        .keys
+                        .iter()
+                        .any(|(jwk, _)| jwk.common.key_id.as_deref() == Some(k))
+                });
+            let stale = age.is_none_or(|a| a > self.options.max_age);
+            let may_refresh = age.is_none_or(|a| a >= self.options.min_refresh);
+            if !(stale || ((again || !known) && may_refresh)) {
+                return cached(&cache, false);
             }
+            cache.fetched_at
+        };
+        let _one_fetch = state.refresh.lock().await;
+        {
+            let mut cache = state.cache.lock().await;
+            if cache.fetched_at != seen {
+                // Another call fetched (or tried) while this one waited.
+                return cached(&cache, true);
+            }
+            cache.fetched_at = Some(Instant::now());
         }
-        if cache.keys.is_empty() {
-            // A fetch failed moments ago; do not hammer the issuer.
-            return Err(OidcError::Fetch(
-                "the issuer's keys are unavailable (a recent fetch failed)".into(),
-            ));
+        let fetched = self.fetch_keys(&state.config.issuer_url).await;
+        let mut cache = state.cache.lock().await;
+        match fetched {
+            Ok(keys) => {
+                cache.keys = keys;
+                cached(&cache, true)
+            }
+            // Keep serving cached keys if a refresh fails.
+            Err(e) if cache.keys.is_empty() => Err(e),
+            Err(_) => cached(&cache, false),
         }
-        Ok((cache.keys.clone(), refreshed))
     }
 
     async fn fetch_json(&self, url: &str) -> Result<Map<String, Value>, OidcError> {
@@ -461,6 +485,10 @@ mod tests {
         }
 
         fn token(&self, issuer: &str) -> String {
+            self.token_with_kid(issuer, None)
+        }
+
+        fn token_with_kid(&self, issuer: &str, kid: Option<&str>) -> String {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
@@ -470,28 +498,38 @@ mod tests {
                 "iat": now, "exp": now + 300,
             });
             let key = jsonwebtoken::EncodingKey::from_ec_der(&self.pkcs8);
-            jsonwebtoken::encode(&jsonwebtoken::Header::new(Algorithm::ES256), &claims, &key)
-                .unwrap()
+            let mut header = jsonwebtoken::Header::new(Algorithm::ES256);
+            header.kid = kid.map(str::to_string);
+            jsonwebtoken::encode(&header, &claims, &key).unwrap()
         }
     }
 
-    /// An issuer serving `jwks` (changeable); its discovery document fails
-    /// while `down` is set.
-    async fn issuer(
+    /// How a test issuer behaves: the JWKS it serves (changeable); its
+    /// discovery document fails while `down` is set, and waits for `gate`
+    /// (after telling `entered`) while the test holds it.
+    #[derive(Clone, Default)]
+    struct Controls {
         jwks: std::sync::Arc<std::sync::Mutex<Value>>,
         down: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    ) -> String {
+        gate: std::sync::Arc<tokio::sync::RwLock<()>>,
+        entered: std::sync::Arc<tokio::sync::Notify>,
+    }
+
+    async fn issuer(controls: Controls) -> String {
         use axum::routing::get;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let discovery = serde_json::json!({"issuer": url, "jwks_uri": format!("{url}/keys")});
+        let jwks = controls.jwks.clone();
         let app = axum::Router::new()
             .route(
                 "/.well-known/openid-configuration",
                 get(move || {
-                    let (discovery, down) = (discovery.clone(), down.clone());
+                    let (discovery, controls) = (discovery.clone(), controls.clone());
                     async move {
-                        if down.load(std::sync::atomic::Ordering::SeqCst) {
+                        controls.entered.notify_one();
+                        let _open = controls.gate.read().await;
+                        if controls.down.load(std::sync::atomic::Ordering::SeqCst) {
                             Err(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
                         } else {
                             Ok(axum::Json(discovery))
@@ -518,9 +556,13 @@ mod tests {
         use std::sync::atomic::{AtomicBool, Ordering};
         use std::sync::{Arc, Mutex};
         let (a, b) = (KidlessKey::new(), KidlessKey::new());
-        let jwks = Arc::new(Mutex::new(serde_json::json!({"keys": [a.jwk]})));
-        let down = Arc::new(AtomicBool::new(true));
-        let url = issuer(jwks.clone(), down.clone()).await;
+        let controls = Controls {
+            jwks: Arc::new(Mutex::new(serde_json::json!({"keys": [a.jwk]}))),
+            down: Arc::new(AtomicBool::new(true)),
+            ..Controls::default()
+        };
+        let (jwks, down) = (controls.jwks.clone(), controls.down.clone());
+        let url = issuer(controls).await;
         let config = CaConfig {
             oidc_issuers: vec![crate::config::IssuerConfig::new(
                 url.clone(),
@@ -552,5 +594,44 @@ mod tests {
             verifier.verify(&KidlessKey::new().token(&url)).await.err(),
             Some(OidcError::BadSignature)
         );
+    }
+
+    /// A fetch in progress (a slow issuer, asked by a token with a made-up
+    /// key ID) does not hold up tokens the cached keys verify.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cached_keys_serve_while_a_fetch_is_slow() {
+        let a = KidlessKey::new();
+        let controls = Controls {
+            jwks: std::sync::Arc::new(std::sync::Mutex::new(serde_json::json!({"keys": [a.jwk]}))),
+            ..Controls::default()
+        };
+        let url = issuer(controls.clone()).await;
+        let config = CaConfig {
+            oidc_issuers: vec![crate::config::IssuerConfig::new(
+                url.clone(),
+                crate::config::IssuerType::Email,
+            )],
+        };
+        let options = OidcOptions {
+            min_refresh: Duration::ZERO,
+            ..OidcOptions::default()
+        };
+        let verifier = Arc::new(OidcVerifier::new(&config, options).unwrap());
+        verifier.verify(&a.token(&url)).await.unwrap();
+
+        let held = controls.gate.write().await;
+        let forged = {
+            let (verifier, token) = (verifier.clone(), a.token_with_kid(&url, Some("made-up")));
+            tokio::spawn(async move { verifier.verify(&token).await })
+        };
+        tokio::time::timeout(Duration::from_secs(10), controls.entered.notified())
+            .await
+            .expect("the made-up key ID starts a fetch");
+        let valid = tokio::time::timeout(Duration::from_secs(10), verifier.verify(&a.token(&url)))
+            .await
+            .expect("answered while the fetch waits");
+        assert!(valid.is_ok(), "{valid:?}");
+        drop(held);
+        assert_eq!(forged.await.unwrap().err(), Some(OidcError::BadSignature));
     }
 }
