@@ -163,14 +163,40 @@ fn is_certificate_error(e: &reqwest::Error) -> bool {
     describe(e).contains("certificate")
 }
 
-fn build_client(options: &RegistryOptions, timeout: Duration) -> Result<Client, OciError> {
+/// What a probe of a registry's `/v2/` got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    /// Any HTTP answer.
+    Answered,
+    /// The TLS handshake failed on the server's certificate.
+    CertificateError,
+    /// No HTTP answer (refused, timed out, not the protocol spoken there).
+    NoAnswer,
+}
+
+/// The scheme of a host where plain HTTP is allowed: HTTPS whenever it
+/// answers, or fails on its certificate (an unknown CA must stay an error,
+/// not become a downgrade); plain HTTP only when HTTPS gets no answer and
+/// HTTP does, as go-containerregistry falls back. Asking HTTP first would
+/// let port 80 (or whoever answers there) decide for a TLS registry on 443.
+fn choose_scheme(https: Probe, http: impl FnOnce() -> Probe) -> &'static str {
+    match https {
+        Probe::Answered | Probe::CertificateError => "https",
+        Probe::NoAnswer if http() == Probe::Answered => "http",
+        Probe::NoAnswer => "https",
+    }
+}
+
+fn build_client(
+    options: &RegistryOptions,
+    timeout: Duration,
+    redirect: reqwest::redirect::Policy,
+) -> Result<Client, OciError> {
     let mut builder = Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(Duration::from_secs(10).min(timeout))
         .timeout(timeout)
-        // Blob downloads redirect to storage; reqwest drops Authorization
-        // when a redirect leaves the host.
-        .redirect(reqwest::redirect::Policy::limited(5));
+        .redirect(redirect);
     for pem in &options.ca_certs_pem {
         let certs = reqwest::Certificate::from_pem_bundle(pem)
             .map_err(|e| OciError::Config(format!("registry CA certificate: {}", describe(&e))))?;
@@ -188,8 +214,19 @@ fn build_client(options: &RegistryOptions, timeout: Duration) -> Result<Client, 
 
 impl Transport {
     pub fn new(options: RegistryOptions) -> Result<Self, OciError> {
-        let client = build_client(&options, options.timeout)?;
-        let probe = build_client(&options, Duration::from_secs(5))?;
+        // Blob downloads redirect to storage; reqwest drops Authorization
+        // when a redirect leaves the host. A probe takes what the host
+        // itself answers, never where it points.
+        let client = build_client(
+            &options,
+            options.timeout,
+            reqwest::redirect::Policy::limited(5),
+        )?;
+        let probe = build_client(
+            &options,
+            Duration::from_secs(5),
+            reqwest::redirect::Policy::none(),
+        )?;
         Ok(Transport {
             client,
             probe,
@@ -213,18 +250,17 @@ impl Transport {
         if let Some(scheme) = self.with_host(host, |s| s.scheme) {
             return format!("{scheme}://{host}");
         }
-        // Where plain HTTP is allowed, ask over HTTP first: a plain-HTTP
-        // registry answers /v2/ with 200 or 401, a TLS server with 400
-        // ("HTTP request to an HTTPS server") or not at all. Probing this
-        // way round keeps TLS errors (an unknown CA) visible instead of
-        // turning them into a downgrade.
         let scheme = if !self.plain_http_allowed(host) {
             "https"
         } else {
-            match self.probe.get(format!("http://{host}/v2/")).send() {
-                Ok(r) if r.status().as_u16() != 400 => "http",
-                _ => "https",
-            }
+            let probe = |url: String| match self.probe.get(url).send() {
+                Ok(_) => Probe::Answered,
+                Err(e) if is_certificate_error(&e) => Probe::CertificateError,
+                Err(_) => Probe::NoAnswer,
+            };
+            choose_scheme(probe(format!("https://{host}/v2/")), || {
+                probe(format!("http://{host}/v2/"))
+            })
         };
         self.with_host(host, |s| s.scheme = Some(scheme));
         format!("{scheme}://{host}")
@@ -544,6 +580,19 @@ mod tests {
         ] {
             assert!(!is_loopback(h), "{h}");
         }
+    }
+
+    #[test]
+    fn plain_http_only_when_https_gets_no_answer() {
+        let never = || -> Probe { panic!("HTTP must not be asked when HTTPS answered") };
+        assert_eq!(choose_scheme(Probe::Answered, never), "https");
+        assert_eq!(choose_scheme(Probe::CertificateError, never), "https");
+        assert_eq!(choose_scheme(Probe::NoAnswer, || Probe::Answered), "http");
+        assert_eq!(choose_scheme(Probe::NoAnswer, || Probe::NoAnswer), "https");
+        assert_eq!(
+            choose_scheme(Probe::NoAnswer, || Probe::CertificateError),
+            "https"
+        );
     }
 
     #[test]
