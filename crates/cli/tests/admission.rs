@@ -345,12 +345,32 @@ fn webhook_end_to_end() {
         format!("{keyless}@{keyless_digest}").as_str()
     );
 
-    // An UPDATE is decided but never patched (it would restart the pod).
+    // An UPDATE that leaves the image as it was is decided but not patched
+    // (changing a running container's image string restarts it) ...
     let mut update = review("u", &object, "apps");
     update["request"]["operation"] = json!("UPDATE");
+    update["request"]["oldObject"] = object.clone();
     let (_, doc) = hook.post("mutate", &update);
     assert_eq!(doc["response"]["allowed"], true, "{doc}");
     assert!(doc["response"].get("patch").is_none(), "{doc}");
+    // ... one that changes it (`kubectl set image`) is pinned as on CREATE:
+    // the kubelet must pull what was verified, not whatever the tag is now.
+    let mut old = object.clone();
+    *old.pointer_mut(&pointer).unwrap() = json!(format!("{keyless}-previous"));
+    update["request"]["oldObject"] = old;
+    let (_, doc) = hook.post("mutate", &update);
+    assert_eq!(doc["response"]["allowed"], true, "{doc}");
+    let patch: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(doc["response"]["patch"].as_str().expect("a patch"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(patch[0]["path"], pointer.as_str());
+    assert_eq!(
+        patch[0]["value"],
+        format!("{keyless}@{keyless_digest}").as_str()
+    );
 
     // A warn-mode rule admits the unsigned image, with a warning.
     let (object, _) = workload("Pod", &soft, "apps");

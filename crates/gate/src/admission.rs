@@ -226,6 +226,8 @@ struct ReviewRequest {
     operation: String,
     namespace: String,
     object: Value,
+    /// The object before an UPDATE (null otherwise).
+    old_object: Value,
 }
 
 fn parse_review(body: &[u8]) -> Result<ReviewRequest, String> {
@@ -256,6 +258,10 @@ fn parse_review(body: &[u8]) -> Result<ReviewRequest, String> {
     if !(object.is_null() || object.is_object()) {
         return Err("request.object is not an object".into());
     }
+    let old_object = request.get("oldObject").cloned().unwrap_or(Value::Null);
+    if !(old_object.is_null() || old_object.is_object()) {
+        return Err("request.oldObject is not an object".into());
+    }
     let namespace = request
         .get("namespace")
         .and_then(Value::as_str)
@@ -271,6 +277,7 @@ fn parse_review(body: &[u8]) -> Result<ReviewRequest, String> {
         operation,
         namespace,
         object,
+        old_object,
     })
 }
 
@@ -468,16 +475,24 @@ async fn answer(state: &AdmissionState, request: &ReviewRequest, mutate: bool) -
         .map(|d| clip(&format!("signet: {}", d.summary())))
         .collect();
     let mut response = allow(warnings);
-    // Pinning on UPDATE would change the image string of a running pod
-    // (the kubelet restarts a container whose image changes): only new
-    // objects are pinned.
-    if mutate && request.operation == "CREATE" {
+    if mutate {
         let digests: BTreeMap<String, String> = decisions
             .iter()
             .filter(|d| matches!(d.outcome, Outcome::Pass | Outcome::Warn))
             .filter_map(|d| d.digest.clone().map(|g| (d.image.clone(), g)))
             .collect();
-        let patch = workload::pin_patch(&request.object, &digests);
+        let mut patch = workload::pin_patch(&request.object, &digests);
+        if request.operation == "UPDATE" {
+            // What the kubelet pulls must be what was verified, so a new or
+            // changed image (`kubectl set image`, `kubectl debug`) is pinned
+            // as on CREATE; one the update leaves as it was is not (changing
+            // a running container's image string restarts it).
+            patch.retain(|op| {
+                op["path"].as_str().is_none_or(|path| {
+                    request.old_object.pointer(path) != request.object.pointer(path)
+                })
+            });
+        }
         if !patch.is_empty() {
             let encoded = base64::engine::general_purpose::STANDARD
                 .encode(serde_json::to_vec(&patch).unwrap_or_default());
