@@ -440,7 +440,16 @@ async fn answer(state: &AdmissionState, request: &ReviewRequest, mutate: bool) -
     if !request.namespace.is_empty() && !state.namespaces.checks(&request.namespace) {
         return allow(Vec::new());
     }
-    let workloads = workload::workloads(&request.object);
+    let workloads = match workload::workloads(&request.object) {
+        Ok(w) => w,
+        Err(why) => {
+            return json!({
+                "uid": request.uid,
+                "allowed": false,
+                "status": {"code": 403, "reason": "Forbidden", "message": format!("signet: {why}")},
+            })
+        }
+    };
     let images: Vec<String> = workloads
         .iter()
         .flat_map(|w| w.images.iter().map(|u| u.image.clone()))

@@ -365,7 +365,9 @@ pub fn pod_images(pod: &Value) -> Vec<Running> {
             }
         }
     }
+    // A Pod is no List: there is no nesting to refuse.
     workload::workloads(&pod)
+        .unwrap_or_default()
         .into_iter()
         .flat_map(|w| {
             let id = format!("Pod/{}", w.name);

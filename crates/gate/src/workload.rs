@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::yaml::{self, Node, Seg, Style, YamlError};
+use crate::yaml::{self, dotted, Node, Seg, Style, YamlError};
 
 /// The container lists of a pod spec.
 pub const CONTAINER_FIELDS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
@@ -84,31 +84,41 @@ fn str_at<'a>(v: &'a Value, keys: &[&str]) -> Option<&'a str> {
     v.as_str()
 }
 
-/// The workloads in one parsed document (an object or a `List`).
-pub fn workloads(doc: &Value) -> Vec<Workload> {
+/// The workloads in one parsed document (an object or a `List`). `List`s
+/// nested deeper than [`MAX_LIST_DEPTH`] are an error: kubectl unwraps any
+/// depth, so skipping them would let their images through unchecked.
+pub fn workloads(doc: &Value) -> Result<Vec<Workload>, String> {
     let mut out = Vec::new();
-    collect(doc, &mut Vec::new(), &mut out, 0);
-    out
+    collect(doc, &mut Vec::new(), &mut out, 0)?;
+    Ok(out)
 }
 
-fn collect(obj: &Value, base: &mut Vec<Seg>, out: &mut Vec<Workload>, depth: usize) {
+fn collect(
+    obj: &Value,
+    base: &mut Vec<Seg>,
+    out: &mut Vec<Workload>,
+    depth: usize,
+) -> Result<(), String> {
     let Some(kind) = obj.get("kind").and_then(Value::as_str) else {
-        return;
+        return Ok(());
     };
     if kind.ends_with("List") {
         if depth >= MAX_LIST_DEPTH {
-            return;
+            return Err(format!(
+                "{kind} at {} is nested in more than {MAX_LIST_DEPTH} lists",
+                dotted(base)
+            ));
         }
         if let Some(items) = obj.get("items").and_then(Value::as_array) {
             for (i, item) in items.iter().enumerate() {
                 base.push(Seg::Key("items".into()));
                 base.push(Seg::Index(i));
-                collect(item, base, out, depth + 1);
+                collect(item, base, out, depth + 1)?;
                 base.pop();
                 base.pop();
             }
         }
-        return;
+        return Ok(());
     }
     let spec_path: &[&str] = match pod_spec_path(kind) {
         Some(p) => p,
@@ -118,10 +128,10 @@ fn collect(obj: &Value, base: &mut Vec<Seg>, out: &mut Vec<Workload>, depth: usi
         {
             &["spec", "template", "spec"]
         }
-        None => return,
+        None => return Ok(()),
     };
     let Some(spec) = spec_path.iter().try_fold(obj, |v, k| v.get(k)) else {
-        return;
+        return Ok(());
     };
     let mut images = Vec::new();
     for field in CONTAINER_FIELDS {
@@ -159,6 +169,7 @@ fn collect(obj: &Value, base: &mut Vec<Seg>, out: &mut Vec<Workload>, depth: usi
         namespace: str_at(obj, &["metadata", "namespace"]).map(str::to_string),
         images,
     });
+    Ok(())
 }
 
 fn has_containers(spec: &Value) -> bool {
@@ -190,7 +201,7 @@ impl ManifestText {
         let docs = yaml::parse_documents(&text)?;
         let mut workloads = Vec::new();
         for (i, doc) in docs.iter().enumerate() {
-            for w in self::workloads(&doc.to_json()) {
+            for w in self::workloads(&doc.to_json()).map_err(YamlError::Limit)? {
                 workloads.push((i, w));
             }
         }
@@ -259,7 +270,7 @@ impl ManifestText {
 /// `digests` with its pinned form (pointers relative to the object).
 pub fn pin_patch(object: &Value, digests: &BTreeMap<String, String>) -> Vec<Value> {
     let mut ops = Vec::new();
-    for w in workloads(object) {
+    for w in workloads(object).unwrap_or_default() {
         for u in w.images {
             if let Some(new) = digests.get(&u.image).and_then(|d| pinned(&u.image, d)) {
                 ops.push(json!({"op": "replace", "path": u.pointer, "value": new}));
@@ -386,6 +397,38 @@ mod tests {
                 "{kind}"
             );
         }
+    }
+
+    /// kubectl unwraps `List`s of any depth: one deeper than the gate
+    /// walks is an error, never a document without images.
+    #[test]
+    fn lists_too_deep_are_an_error() {
+        let pod = serde_json::json!({"kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "evil.example/x:1"}]}});
+        let wrap = |levels: usize| {
+            (0..levels).fold(
+                pod.clone(),
+                |inner, _| serde_json::json!({"kind": "List", "items": [inner]}),
+            )
+        };
+        assert_eq!(workloads(&wrap(MAX_LIST_DEPTH)).unwrap()[0].images.len(), 1);
+        let err = workloads(&wrap(MAX_LIST_DEPTH + 1)).unwrap_err();
+        assert!(err.contains("nested in more than"), "{err}");
+        assert!(ManifestText::parse(wrap(MAX_LIST_DEPTH + 1).to_string()).is_err());
+    }
+
+    /// An image written under a YAML merge key is an image.
+    #[test]
+    fn images_under_merge_keys_are_found() {
+        let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: app\n    <<: {image: \"evil.example.net/miner:latest\"}\n";
+        assert_eq!(
+            images(text),
+            [(
+                "Pod".to_string(),
+                "evil.example.net/miner:latest".to_string(),
+                "/spec/containers/0/image".to_string()
+            )]
+        );
     }
 
     #[test]

@@ -257,7 +257,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
                 _ => return Err(limit("unbalanced sequence")),
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map(entries, _, anchor)) => (Node::Map(entries), anchor),
+                Some(Frame::Map(entries, _, anchor)) => (Node::Map(merge_keys(entries)?), anchor),
                 _ => return Err(limit("unbalanced mapping")),
             },
             Event::Scalar(value, style, anchor, _) => {
@@ -306,6 +306,54 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
         }
     }
     Ok(docs)
+}
+
+/// Applies YAML merge keys (`<<: *base` or `<<: [*a, *b]`) as go-yaml,
+/// and so kubectl, Helm and Argo CD, do: the merged maps' keys join the
+/// map unless it sets them itself (among several merged maps the first
+/// wins). Without this an image written under `<<` would reach the cluster
+/// unseen by the gate.
+fn merge_keys(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, YamlError> {
+    let is_merge =
+        |k: &Node| matches!(k, Node::Scalar { value, style: Style::Plain, .. } if value == "<<");
+    if !entries.iter().any(|(k, _)| is_merge(k)) {
+        return Ok(entries);
+    }
+    let mut own = Vec::new();
+    let mut merged: Vec<Node> = Vec::new();
+    for (k, v) in entries {
+        if !is_merge(&k) {
+            own.push((k, v));
+            continue;
+        }
+        match v {
+            Node::Map(_) => merged.push(v),
+            Node::Seq(items) if items.iter().all(|i| matches!(i, Node::Map(_))) => {
+                merged.extend(items)
+            }
+            _ => {
+                return Err(limit(
+                    "a merge key (<<) takes a mapping or a sequence of mappings",
+                ))
+            }
+        }
+    }
+    let key_text = |k: &Node| match k {
+        Node::Scalar { value, .. } => Some(value.clone()),
+        _ => None,
+    };
+    let mut seen: std::collections::HashSet<String> =
+        own.iter().filter_map(|(k, _)| key_text(k)).collect();
+    for source in merged {
+        if let Node::Map(source_entries) = source {
+            for (k, v) in source_entries {
+                if key_text(&k).is_none_or(|t| seen.insert(t)) {
+                    own.push((k, v));
+                }
+            }
+        }
+    }
+    Ok(own)
 }
 
 fn limit(reason: &str) -> YamlError {
@@ -425,6 +473,29 @@ mod tests {
         assert!(matches!(parse_documents(&bomb), Err(YamlError::Limit(_))));
         let deep = "[".repeat(MAX_DEPTH + 5) + &"]".repeat(MAX_DEPTH + 5);
         assert!(parse_documents(&deep).is_err());
+    }
+
+    #[test]
+    fn merge_keys_merge_as_go_yaml_does() {
+        let text = "base: &base {image: evil.example/miner:1, name: base}\n\
+                    one:\n  <<: *base\n  name: one\n\
+                    two:\n  <<: [{image: first:1}, {image: second:1, extra: x}]\n";
+        let doc = &parse_documents(text).unwrap()[0];
+        let json = doc.to_json();
+        // Merged keys appear; the map's own keys win.
+        assert_eq!(json["one"]["image"], "evil.example/miner:1");
+        assert_eq!(json["one"]["name"], "one");
+        assert!(json["one"].get("<<").is_none());
+        // Several maps: the first wins.
+        assert_eq!(json["two"]["image"], "first:1");
+        assert_eq!(json["two"]["extra"], "x");
+        let at = doc.at(&[Seg::Key("one".into()), Seg::Key("image".into())]);
+        assert!(matches!(at, Some(Node::Scalar { value, .. }) if value == "evil.example/miner:1"));
+        // Anything else under << is an error, not a key called "<<".
+        assert!(parse_documents("a:\n  <<: just-a-string\n").is_err());
+        // A quoted "<<" is an ordinary key.
+        let quoted = parse_documents("a:\n  '<<': x\n").unwrap();
+        assert_eq!(quoted[0].to_json()["a"]["<<"], "x");
     }
 
     #[test]

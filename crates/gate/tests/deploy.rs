@@ -80,7 +80,7 @@ fn check(objects: &[Value], namespace: &str) {
             }
         }
         if kind == "Deployment" {
-            let found = workload::workloads(o);
+            let found = workload::workloads(o).unwrap();
             assert_eq!(found.len(), 1);
             assert!(found[0].images[0]
                 .image
