@@ -105,6 +105,12 @@ fn default_docker_config() -> Option<PathBuf> {
 
 /// The keys docker uses for a host in `auths`: the host itself, with a
 /// scheme, and Docker Hub's historical index URL.
+/// Docker Hub's names; docker keeps Hub credentials under [`HUB_SERVER`].
+const HUB_HOSTS: [&str; 3] = ["docker.io", "index.docker.io", "registry-1.docker.io"];
+/// The server name `docker login` stores Docker Hub credentials under
+/// (in `auths` and in credential helpers).
+const HUB_SERVER: &str = "https://index.docker.io/v1/";
+
 fn auth_keys_match(key: &str, host: &str) -> bool {
     let stripped = key
         .trim_start_matches("https://")
@@ -113,8 +119,17 @@ fn auth_keys_match(key: &str, host: &str) -> bool {
     if stripped == host {
         return true;
     }
-    let hub = ["docker.io", "index.docker.io", "registry-1.docker.io"];
-    hub.contains(&host) && hub.contains(&stripped)
+    HUB_HOSTS.contains(&host) && HUB_HOSTS.contains(&stripped)
+}
+
+/// The server name to ask a credential helper for: Docker Hub's as docker
+/// stores it, any other registry's host as is.
+fn helper_server(host: &str) -> &str {
+    if HUB_HOSTS.contains(&host) {
+        HUB_SERVER
+    } else {
+        host
+    }
 }
 
 impl CredentialSource {
@@ -170,7 +185,7 @@ fn lookup_in_config(path: &Path, host: &str) -> Result<Option<Credential>, OciEr
         .iter()
         .find(|(k, _)| auth_keys_match(k, host))
     {
-        return run_helper(&format!("docker-credential-{helper}"), host);
+        return run_helper(&format!("docker-credential-{helper}"), helper_server(host));
     }
     if let Some((key, entry)) = config.auths.iter().find(|(k, _)| auth_keys_match(k, host)) {
         if let Some(auth) = &entry.auth {
@@ -199,7 +214,7 @@ fn lookup_in_config(path: &Path, host: &str) -> Result<Option<Credential>, OciEr
         }
     }
     if let Some(store) = &config.creds_store {
-        return run_helper(&format!("docker-credential-{store}"), host);
+        return run_helper(&format!("docker-credential-{store}"), helper_server(host));
     }
     Ok(None)
 }
@@ -446,6 +461,17 @@ mod tests {
                 .unwrap()
                 .is_none());
         }
+    }
+
+    /// Credential helpers hold Docker Hub's credentials under the server
+    /// name `docker login` uses, not the API host.
+    #[test]
+    fn helpers_are_asked_for_hub_by_its_login_server() {
+        for hub in HUB_HOSTS {
+            assert_eq!(helper_server(hub), "https://index.docker.io/v1/");
+        }
+        assert_eq!(helper_server("reg.example:5000"), "reg.example:5000");
+        assert_eq!(helper_server("ghcr.io"), "ghcr.io");
     }
 
     #[test]

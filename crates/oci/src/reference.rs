@@ -8,6 +8,8 @@ use crate::{Digest, OciError};
 /// The registry Docker Hub references name, and the host serving its API.
 pub const DOCKER_HUB: &str = "docker.io";
 const DOCKER_HUB_API: &str = "registry-1.docker.io";
+/// Other names of Docker Hub in references.
+pub const DOCKER_HUB_ALIASES: [&str; 2] = ["index.docker.io", "registry-1.docker.io"];
 
 /// A parsed image reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +79,14 @@ impl Reference {
         if !valid_host(&registry) {
             return Err(bad(input, format!("invalid registry {registry:?}")));
         }
+        // Docker Hub under its other names is Docker Hub (as containerd
+        // and go-containerregistry read them): `index.docker.io/nginx` is
+        // `docker.io/library/nginx`, whatever a policy says about it.
+        let registry = if DOCKER_HUB_ALIASES.contains(&registry.to_ascii_lowercase().as_str()) {
+            DOCKER_HUB.to_string()
+        } else {
+            registry
+        };
         // A tag is after the last ':' of the path (the registry's port is
         // already split off).
         let (repository, tag) = match path.rsplit_once(':') {
@@ -180,6 +190,20 @@ impl fmt::Display for Reference {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docker_hub_aliases_are_docker_hub() {
+        for input in [
+            "index.docker.io/nginx",
+            "registry-1.docker.io/nginx",
+            "INDEX.docker.io/nginx",
+        ] {
+            let r = Reference::parse(input).unwrap();
+            assert_eq!(r.registry, "docker.io", "{input}");
+            assert_eq!(r.repository, "library/nginx", "{input}");
+            assert_eq!(r.api_host(), "registry-1.docker.io");
+        }
+    }
 
     #[test]
     fn docker_defaults() {

@@ -12,13 +12,11 @@
 //! globs. An image without a tag matches a tag pattern only if it is `*`.
 
 use regex::Regex;
+use signet_oci::reference::{DOCKER_HUB, DOCKER_HUB_ALIASES};
 use signet_oci::Reference;
 
 /// Longest pattern accepted.
 pub const MAX_PATTERN_LEN: usize = 512;
-
-const DOCKER_HUB: &str = "docker.io";
-const DOCKER_HUB_ALIASES: [&str; 2] = ["index.docker.io", "registry-1.docker.io"];
 
 /// An image in the form patterns are matched against.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,7 +219,12 @@ impl ImagePattern {
             _ => return false,
         }
         match (&self.digest_re, &image.digest) {
-            (None, _) => true,
+            // A runtime pulls `repo:tag@digest` by its digest alone: a
+            // pattern naming particular tags says nothing about the digest,
+            // so it does not match a reference that carries one (only a
+            // tag pattern of `*` means "whatever the tag").
+            (None, Some(_)) => self.tag_re.is_none() || self.tag_is_star,
+            (None, None) => true,
             (Some(re), Some(d)) => re.is_match(d),
             (Some(_), None) => false,
         }
@@ -325,6 +328,10 @@ mod tests {
         assert!(p.matches(&img("docker.io/busybox")));
         let short = ImagePattern::parse("index.docker.io/busybox", false).unwrap();
         assert!(short.matches(&img("busybox:latest")));
+        // Images under Hub's other names are the same official images.
+        let nginx = ImagePattern::parse("docker.io/library/nginx", false).unwrap();
+        assert!(nginx.matches(&img("index.docker.io/nginx")));
+        assert!(nginx.matches(&img("registry-1.docker.io/nginx:1.27")));
     }
 
     #[test]
@@ -345,6 +352,9 @@ mod tests {
         assert!(p.matches(&img("busybox:1.36")));
         assert!(!p.matches(&img("busybox:2.0")));
         assert!(!p.matches(&img(&format!("busybox@{d}"))));
+        // The tag of `tag@digest` is not what runs: an exemption for the
+        // tag does not reach whatever digest is written beside it.
+        assert!(!p.matches(&img(&format!("busybox:1.36@{d}"))));
         let p = ImagePattern::parse(&format!("reg.io/app@{d}"), true).unwrap();
         assert!(p.matches(&img(&format!("reg.io/app:v1@{d}"))));
         assert!(!p.matches(&img("reg.io/app:v1")));
