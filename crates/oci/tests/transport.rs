@@ -229,3 +229,42 @@ fn oversized_bodies_are_refused() {
     let err = registry.get_manifest(&r, "v1").unwrap_err();
     assert!(matches!(err, OciError::TooLarge { .. }), "{err}");
 }
+
+/// A `.sig` manifest with more layers than cosign reads (1000) is refused
+/// before any layer is downloaded: pushing one cannot make every verifier
+/// fetch thousands of blobs.
+#[test]
+fn too_many_attachments_are_refused_before_any_download() {
+    use signet_oci::layout::legacy;
+    let image = Digest::of(b"an image manifest");
+    let layer = serde_json::json!({
+        "mediaType": legacy::SIMPLE_SIGNING_MEDIA_TYPE,
+        "digest": Digest::of(b"payload").to_string(),
+        "size": 7,
+    });
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": Digest::of(b"{}").to_string(), "size": 2},
+        "layers": vec![layer; signet_oci::layout::MAX_ATTACHMENTS + 1],
+    }))
+    .unwrap();
+    let (host, log) = serve(Arc::new(move |seen: &Seen, _| {
+        if seen.path.contains("/manifests/") {
+            (200, manifest_headers(), manifest.clone())
+        } else {
+            (200, vec![], b"payload".to_vec())
+        }
+    }));
+    let registry = Registry::new(options()).unwrap();
+    let repo = Reference::parse(&format!("{host}/app:v1")).unwrap();
+    let err = legacy::read(&registry, &repo, &image).unwrap_err();
+    assert!(err.to_string().contains("attachments"), "{err}");
+    let fetched_blobs = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.path.contains("/blobs/"))
+        .count();
+    assert_eq!(fetched_blobs, 0);
+}

@@ -443,6 +443,8 @@ fn read_layers(
     let Some(manifest) = read_manifest_at(registry, repo, tag)? else {
         return Ok(Vec::new());
     };
+    super::check_count(tag, manifest.layers.len())?;
+    let mut bytes_left = super::MAX_ATTACHMENT_BYTES;
     Ok(manifest
         .layers
         .into_iter()
@@ -451,9 +453,11 @@ fn read_layers(
             let payload = if descriptor.size > MAX_BLOB_BYTES {
                 Err(format!("payload of {} bytes is too large", descriptor.size))
             } else {
-                registry
-                    .get_blob(repo, &descriptor.digest, descriptor.size.max(1))
-                    .map_err(|e| e.to_string())
+                super::take_bytes(&mut bytes_left, descriptor.size).and_then(|()| {
+                    registry
+                        .get_blob(repo, &descriptor.digest, descriptor.size.max(1))
+                        .map_err(|e| e.to_string())
+                })
             };
             Layer {
                 descriptor,

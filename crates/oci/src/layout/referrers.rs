@@ -202,17 +202,21 @@ pub fn bundles(
     subject: &Digest,
 ) -> Result<Vec<BundleReferrer>, OciError> {
     let (entries, _) = list(registry, repo, subject)?;
+    let bundles: Vec<_> = entries
+        .into_iter()
+        .filter(|entry| {
+            entry
+                .artifact_type
+                .as_deref()
+                .is_some_and(|t| t.starts_with("application/vnd.dev.sigstore.bundle"))
+        })
+        .collect();
+    super::check_count(&format!("referrers of {subject}"), bundles.len())?;
+    let mut bytes_left = super::MAX_ATTACHMENT_BYTES;
     let mut out = Vec::new();
-    for entry in entries {
-        let is_bundle = entry
-            .artifact_type
-            .as_deref()
-            .is_some_and(|t| t.starts_with("application/vnd.dev.sigstore.bundle"));
-        if !is_bundle {
-            continue;
-        }
+    for entry in bundles {
         let predicate_type = entry.annotations.get(PREDICATE_TYPE_ANNOTATION).cloned();
-        let bundle = fetch_bundle(registry, repo, subject, &entry.digest);
+        let bundle = fetch_bundle(registry, repo, subject, &entry.digest, &mut bytes_left);
         out.push(BundleReferrer {
             manifest_digest: entry.digest,
             predicate_type,
@@ -227,6 +231,7 @@ fn fetch_bundle(
     repo: &Reference,
     subject: &Digest,
     manifest: &Digest,
+    bytes_left: &mut u64,
 ) -> Result<Vec<u8>, String> {
     let fetched = registry
         .get_manifest(repo, &manifest.to_string())
@@ -248,6 +253,7 @@ fn fetch_bundle(
     if layer.size > MAX_BLOB_BYTES {
         return Err(format!("bundle of {} bytes is too large", layer.size));
     }
+    super::take_bytes(bytes_left, layer.size)?;
     registry
         .get_blob(repo, &layer.digest, layer.size.max(1))
         .map_err(|e| e.to_string())
