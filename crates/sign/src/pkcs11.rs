@@ -27,6 +27,7 @@ use der::asn1::{BitString, OctetString};
 use der::{Decode, Encode};
 use signet_crypto::{HashAlgorithm, PublicKey};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use zeroize::Zeroizing;
 
 use crate::{SignError, Signer};
 
@@ -85,7 +86,8 @@ pub struct Pkcs11Uri {
     pub id: Option<Vec<u8>>,
     /// `module-path=`: the PKCS#11 library.
     pub module_path: Option<PathBuf>,
-    pin_value: Option<String>,
+    /// Wiped from memory when dropped.
+    pin_value: Option<Zeroizing<String>>,
 }
 
 impl std::fmt::Debug for Pkcs11Uri {
@@ -180,7 +182,10 @@ impl Pkcs11Uri {
                 "token" => &mut uri.token,
                 "serial" => &mut uri.serial,
                 "object" => &mut uri.object,
-                "pin-value" => &mut uri.pin_value,
+                "pin-value" => {
+                    uri.pin_value = Some(Zeroizing::new(decode_text(value)?));
+                    continue;
+                }
                 "id" => {
                     uri.id = Some(percent_decode(value)?);
                     continue;
@@ -405,8 +410,8 @@ impl Pkcs11Key {
         let pin = uri
             .pin_value
             .clone()
-            .or_else(|| std::env::var(PIN_ENV).ok());
-        Self::open_with_pin(uri, module, pin.map(AuthPin::from))
+            .or_else(|| std::env::var(PIN_ENV).ok().map(Zeroizing::new));
+        Self::open_with_pin(uri, module, pin.map(|p| AuthPin::from(p.as_str())))
     }
 
     fn open_with_pin(
@@ -580,9 +585,10 @@ impl Pkcs11Signer {
         let pin = uri.pin_value.clone().or_else(|| {
             [PIN_ENV, COSIGN_PIN_ENV]
                 .iter()
-                .find_map(|name| std::env::var(name).ok())
+                .find_map(|name| std::env::var(name).ok().map(Zeroizing::new))
         });
-        let key = Pkcs11Key::open_with_pin(uri, Some(&module), pin.map(AuthPin::from))?;
+        let key =
+            Pkcs11Key::open_with_pin(uri, Some(&module), pin.map(|p| AuthPin::from(p.as_str())))?;
         if key.curve() != EcCurve::P256 {
             return Err(SignError::UnsupportedKey(format!(
                 "{uri} is a {:?} key; signet signs with P-256 token keys",
