@@ -108,11 +108,52 @@ pub struct KeylessDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_reg_exp: Option<String>,
     /// Fulcio CI claims that must equal these values.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "unique_claims",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub claims: BTreeMap<String, String>,
     /// Fulcio CI claims that must match these regular expressions.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "unique_claims",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub claims_reg_exp: BTreeMap<String, String>,
+}
+
+/// A claim map in which a claim named twice is an error: YAML would keep
+/// the last value silently, and a reviewer reading the first would be
+/// wrong about what the policy requires (struct fields are refused twice
+/// by serde already).
+fn unique_claims<'de, D>(d: D) -> Result<BTreeMap<String, String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Claims;
+    impl<'de> serde::de::Visitor<'de> for Claims {
+        type Value = BTreeMap<String, String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map of claim names to strings")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((name, value)) = map.next_entry::<String, String>()? {
+                if out.contains_key(&name) {
+                    return Err(serde::de::Error::custom(format!(
+                        "claim {name:?} is given twice"
+                    )));
+                }
+                out.insert(name, value);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Claims)
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -245,6 +245,25 @@ pub(crate) fn now_unix() -> i64 {
 }
 
 /// Parses an RFC 3339 time to unix seconds.
+/// Whether `r` has a `|` outside every group and character class.
+fn has_top_level_alternation(r: &str) -> bool {
+    let (mut depth, mut in_class, mut escaped) = (0usize, false, false);
+    for c in r.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            _ if in_class => {}
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            '|' if depth == 0 => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
 pub fn parse_time(text: &str) -> Result<i64, String> {
     OffsetDateTime::parse(text, &Rfc3339)
         .map(OffsetDateTime::unix_timestamp)
@@ -431,6 +450,13 @@ impl Compiler<'_> {
                         path,
                         format!(
                             "{r:?} is not anchored: it matches anywhere in the value; write ^…$ to match all of it"
+                        ),
+                    );
+                } else if has_top_level_alternation(r) {
+                    self.warn(
+                        path,
+                        format!(
+                            "{r:?} has a top-level '|': ^ anchors only its first branch and $ only its last, so the others match anywhere; write ^(…|…)$"
                         ),
                     );
                 }

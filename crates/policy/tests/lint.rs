@@ -90,6 +90,21 @@ fn unknown_fields_are_errors_with_a_line() {
     );
 }
 
+/// YAML keeps the last of two equal keys; a claim given twice is refused
+/// instead, so the policy cannot say one thing and enforce another.
+#[test]
+fn a_claim_given_twice_is_an_error() {
+    let twice = "        subjectRegExp: ^https://github\\.com/myorg/.+$\n        claims:\n          sourceRepositoryURI: https://github.com/myorg/app\n          sourceRepositoryURI: https://github.com/evil/app\n";
+    assert_error(
+        &good_with(
+            "        subjectRegExp: ^https://github\\.com/myorg/.+$\n",
+            twice,
+        ),
+        "",
+        "given twice",
+    );
+}
+
 #[test]
 fn wrong_api_version_or_kind() {
     assert_error(
@@ -322,6 +337,10 @@ spec:
     authorities:
     - name: k
       keyless: {issuer: https://issuer.example, subject: a@example.com}
+    - name: alternation
+      keyless: {issuer: https://issuer.example, subjectRegExp: '^https://github\.com/myorg/app/x@refs/heads/main|refs/tags/v.*$'}
+    - name: grouped
+      keyless: {issuer: https://issuer.example, subjectRegExp: '^https://github\.com/myorg/app/x@(refs/heads/main|refs/tags/v.*)$'}
   exemptions:
   - images: ["docker.io/library/busybox:*"]
     reason: old
@@ -343,6 +362,18 @@ spec:
             "spec.rules[0].authorities[0].keyless.subjectRegExp",
             "not anchored"
         ),
+        "{lint:#?}"
+    );
+    // ^a|b$ anchors each end of one branch only.
+    assert!(
+        at(
+            "spec.rules[2].authorities[1].keyless.subjectRegExp",
+            "top-level '|'"
+        ),
+        "{lint:#?}"
+    );
+    assert!(
+        !at("spec.rules[2].authorities[2]", "top-level"),
         "{lint:#?}"
     );
 }
