@@ -375,18 +375,7 @@ impl Registry {
             let page: Tags = signet_model::from_json_slice(&r.body)
                 .map_err(|e| OciError::malformed(what.clone(), e))?;
             all.extend(page.tags.unwrap_or_default());
-            // `Link: </v2/…?n=…&last=…>; rel="next"`
-            match r
-                .header("Link")
-                .and_then(|l| l.split(';').next())
-                .map(|l| {
-                    l.trim()
-                        .trim_start_matches('<')
-                        .trim_end_matches('>')
-                        .to_string()
-                })
-                .filter(|l| l.starts_with("/v2/"))
-            {
+            match next_page(&r) {
                 Some(next) => target = next,
                 None => return Ok(all),
             }
@@ -422,34 +411,61 @@ impl Registry {
             "referrers of {}/{}@{subject}",
             repo.registry, repo.repository
         );
-        let r = self.send(
-            repo,
-            Request {
-                method: Method::GET,
-                target: format!("/v2/{}/referrers/{subject}", repo.repository),
-                headers: vec![("Accept", OCI_INDEX.into())],
-                body: None,
-                what: &what,
-                scope: pull(repo),
-                limit: MAX_MANIFEST_BYTES,
-            },
-        )?;
-        match r.status {
-            200 => {
-                let is_index = r
-                    .header("Content-Type")
-                    .is_some_and(|t| t.starts_with(OCI_INDEX));
-                if !is_index {
-                    // Not the referrers API (some registries answer HTML or
-                    // an error document with 200).
-                    return absent();
+        // Pages are followed (`Link: <…>; rel="next"`, bounded): a
+        // signature on a later page is a signature.
+        let mut target = format!("/v2/{}/referrers/{subject}", repo.repository);
+        let mut all: Option<Index> = None;
+        for _ in 0..MAX_TAG_PAGES {
+            let r = self.send(
+                repo,
+                Request {
+                    method: Method::GET,
+                    target: target.clone(),
+                    headers: vec![("Accept", OCI_INDEX.into())],
+                    body: None,
+                    what: &what,
+                    scope: pull(repo),
+                    limit: MAX_MANIFEST_BYTES,
+                },
+            )?;
+            let page = match r.status {
+                200 => {
+                    let is_index = r
+                        .header("Content-Type")
+                        .is_some_and(|t| t.starts_with(OCI_INDEX));
+                    if !is_index {
+                        // Not the referrers API (some registries answer
+                        // HTML or an error document with 200).
+                        return if all.is_some() { Ok(all) } else { absent() };
+                    }
+                    Index::from_json(&r.body)?
                 }
-                Index::from_json(&r.body).map(Some)
+                404 | 400 | 405 if all.is_none() => return absent(),
+                _ => return Err(unexpected(repo, &what, &r)),
+            };
+            match &mut all {
+                None => all = Some(page),
+                Some(index) => index.manifests.extend(page.manifests),
             }
-            404 | 400 | 405 => absent(),
-            _ => Err(unexpected(repo, &what, &r)),
+            match next_page(&r) {
+                Some(next) => target = next,
+                None => break,
+            }
         }
+        Ok(all)
     }
+}
+
+/// The next page a listing points to (`Link: </v2/…>; rel="next"`); only
+/// paths on the same registry are followed.
+fn next_page(r: &crate::transport::Response) -> Option<String> {
+    let link = r.header("Link")?;
+    let (target, params) = link.split_once(';').unwrap_or((link, ""));
+    if !params.contains("rel=\"next\"") && !params.contains("rel=next") {
+        return None;
+    }
+    let target = target.trim().trim_start_matches('<').trim_end_matches('>');
+    target.starts_with("/v2/").then(|| target.to_string())
 }
 
 fn media_type_member(body: &[u8]) -> Option<String> {

@@ -268,3 +268,63 @@ fn too_many_attachments_are_refused_before_any_download() {
         .count();
     assert_eq!(fetched_blobs, 0);
 }
+
+/// The referrers API pages with `Link: <…>; rel="next"`: every page is read.
+#[test]
+fn referrer_pages_are_all_read() {
+    let subject = Digest::of(b"an image manifest");
+    let entry = |n: &str| {
+        serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": Digest::of(n.as_bytes()).to_string(),
+            "size": 10,
+            "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        })
+    };
+    let page = |n: &str| {
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [entry(n)],
+        }))
+        .unwrap()
+    };
+    let (first, second) = (page("first"), page("second"));
+    let index_headers = || {
+        vec![(
+            "Content-Type".to_string(),
+            "application/vnd.oci.image.index.v1+json".to_string(),
+        )]
+    };
+    let (host, log) = serve(Arc::new(move |seen: &Seen, _| {
+        if seen.path.contains("page=2") {
+            (200, index_headers(), second.clone())
+        } else {
+            let mut headers = index_headers();
+            headers.push((
+                "Link".into(),
+                format!(
+                    "<{}?page=2>; rel=\"next\"",
+                    seen.path.split('?').next().unwrap()
+                ),
+            ));
+            (200, headers, first.clone())
+        }
+    }));
+    let registry = Registry::new(options()).unwrap();
+    let repo = Reference::parse(&format!("{host}/app:v1")).unwrap();
+    let index = registry.referrers_api(&repo, &subject).unwrap().unwrap();
+    let digests: Vec<String> = index
+        .manifests
+        .iter()
+        .map(|d| d.digest.to_string())
+        .collect();
+    assert_eq!(
+        digests,
+        [
+            Digest::of(b"first").to_string(),
+            Digest::of(b"second").to_string()
+        ]
+    );
+    assert_eq!(log.lock().unwrap().len(), 2);
+}
