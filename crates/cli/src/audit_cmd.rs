@@ -295,20 +295,32 @@ fn serve(args: &AuditArgs, engine: Engine, addr: SocketAddr) -> Result<u8, Stop>
             eprintln!("signet: audit: metrics server: {e}");
         }
     });
+    let (mut counts, mut failed_runs) = (String::new(), 0u64);
     loop {
-        match audit_once(args, &engine) {
+        let ok = match audit_once(args, &engine) {
             Ok(findings) => {
                 let bad = findings.iter().filter(|f| f.non_compliant()).count();
                 eprintln!(
                     "signet: audit: {} container(s), {bad} non-compliant",
                     findings.len()
                 );
-                if let Ok(mut g) = gauges.lock() {
-                    *g = audit::render_gauges(&findings, now());
+                counts = audit::render_gauges(&findings, now());
+                match publish(args, &findings) {
+                    Ok(_) => true,
+                    Err(Stop(_, message)) => {
+                        eprintln!("signet: audit: {message}");
+                        false
+                    }
                 }
-                let _ = publish(args, &findings);
             }
-            Err(Stop(_, message)) => eprintln!("signet: audit: {message}"),
+            Err(Stop(_, message)) => {
+                eprintln!("signet: audit: {message}");
+                false
+            }
+        };
+        failed_runs += u64::from(!ok);
+        if let Ok(mut g) = gauges.lock() {
+            *g = format!("{counts}{}", audit::render_run_status(ok, failed_runs));
         }
         std::thread::sleep(args.interval.max(Duration::from_secs(1)));
     }

@@ -288,56 +288,69 @@ fn audit_cluster_manifests_and_lists() {
         "the token is never printed"
     );
 
-    // --serve-metrics: audits on its own and serves the gauges.
-    let log = dir.join("serve-metrics.log");
-    let mut child = std::process::Command::new(signet_bin())
-        .current_dir(&dir)
-        .args([
-            "audit",
-            "--policy",
-            path(&policy),
-            "--kubeconfig",
-            path(&kubeconfig),
-        ])
-        .args([
-            "--trusted-root",
-            &root,
-            "--serve-metrics",
-            "127.0.0.1:0",
-            "--interval",
-            "1s",
-        ])
-        .env("SIGNET_OFFLINE", "1")
-        .env("DOCKER_CONFIG", dir.join("docker-empty"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let served = loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let url = text
-            .split_whitespace()
-            .find(|w| w.starts_with("http://127.0.0.1:"))
-            .map(|w| w.trim_end_matches(',').to_string());
-        if let Some(url) = url {
-            if let Ok(r) = reqwest::blocking::get(&url) {
-                let body = r.text().unwrap();
-                if body.contains("signet_audit_images{outcome=\"fail\"} 2") {
-                    break body;
+    // --serve-metrics: audits on its own and serves the gauges, until they
+    // hold `needle`.
+    let serve_until = |kubeconfig: &Path, needle: &str| {
+        let log = dir.join("serve-metrics.log");
+        let mut child = std::process::Command::new(signet_bin())
+            .current_dir(&dir)
+            .args([
+                "audit",
+                "--policy",
+                path(&policy),
+                "--kubeconfig",
+                path(kubeconfig),
+            ])
+            .args([
+                "--trusted-root",
+                &root,
+                "--serve-metrics",
+                "127.0.0.1:0",
+                "--interval",
+                "1s",
+            ])
+            .env("SIGNET_OFFLINE", "1")
+            .env("DOCKER_CONFIG", dir.join("docker-empty"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let served = loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let url = text
+                .split_whitespace()
+                .find(|w| w.starts_with("http://127.0.0.1:"))
+                .map(|w| w.trim_end_matches(',').to_string());
+            if let Some(url) = url {
+                if let Ok(r) = reqwest::blocking::get(&url) {
+                    let body = r.text().unwrap();
+                    if body.contains(needle) {
+                        break body;
+                    }
                 }
             }
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no gauges served: {text}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {needle:?} served: {text}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        served
     };
-    let _ = child.kill();
-    let _ = child.wait();
+    let served = serve_until(&kubeconfig, "signet_audit_images{outcome=\"fail\"} 2");
     assert!(
         served.contains("signet_audit_images{outcome=\"pass\"} 1"),
+        "{served}"
+    );
+    assert!(served.contains("signet_audit_last_run_ok 1\n"), "{served}");
+    // An audit that fails (the API refuses) says so, rather than leaving
+    // counts that look current.
+    let served = serve_until(&wrong, "signet_audit_last_run_ok 0\n");
+    assert!(
+        !served.contains("signet_audit_failed_runs_total 0\n"),
         "{served}"
     );
 

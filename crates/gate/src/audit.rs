@@ -441,6 +441,23 @@ pub fn render_gauges(findings: &[Finding], timestamp: u64) -> String {
     out
 }
 
+/// Gauges of whether the audits run: `signet_audit_last_run_ok` (1 when
+/// the latest audit, and its publishing, succeeded; the image and
+/// container gauges are then that audit's, else the last successful one's)
+/// and `signet_audit_failed_runs_total`. Without them a failing audit
+/// would go on showing its last, perhaps all-compliant, counts.
+pub fn render_run_status(last_ok: bool, failed_runs: u64) -> String {
+    format!(
+        "# HELP signet_audit_last_run_ok Whether the latest audit succeeded (1) or failed (0).\n\
+         # TYPE signet_audit_last_run_ok gauge\n\
+         signet_audit_last_run_ok {}\n\
+         # HELP signet_audit_failed_runs_total Audits that failed (listing, verifying or publishing).\n\
+         # TYPE signet_audit_failed_runs_total counter\n\
+         signet_audit_failed_runs_total {failed_runs}\n",
+        u8::from(last_ok)
+    )
+}
+
 /// The alert about non-compliant images in `production` namespaces, or
 /// `None` when there is none.
 pub fn alert(findings: &[Finding], production: &[String]) -> Option<Value> {
