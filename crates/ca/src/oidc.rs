@@ -548,6 +548,22 @@ mod tests {
         url
     }
 
+    /// A verifier of the email issuer at `url` that may refetch its keys
+    /// at once (`min_refresh` 0).
+    fn verifier_for(url: &str) -> OidcVerifier {
+        let config = CaConfig {
+            oidc_issuers: vec![crate::config::IssuerConfig::new(
+                url,
+                crate::config::IssuerType::Email,
+            )],
+        };
+        let options = OidcOptions {
+            min_refresh: Duration::ZERO,
+            ..OidcOptions::default()
+        };
+        OidcVerifier::new(&config, options).unwrap()
+    }
+
     /// Tokens without a `kid` still verify after the issuer rotates its
     /// keys, and after a first fetch that failed (both rate-limited by
     /// `min_refresh`, here 0); a key the issuer never published does not.
@@ -563,17 +579,7 @@ mod tests {
         };
         let (jwks, down) = (controls.jwks.clone(), controls.down.clone());
         let url = issuer(controls).await;
-        let config = CaConfig {
-            oidc_issuers: vec![crate::config::IssuerConfig::new(
-                url.clone(),
-                crate::config::IssuerType::Email,
-            )],
-        };
-        let options = OidcOptions {
-            min_refresh: Duration::ZERO,
-            ..OidcOptions::default()
-        };
-        let verifier = OidcVerifier::new(&config, options).unwrap();
+        let verifier = verifier_for(&url);
 
         // The first fetch fails; the next token looks again.
         assert!(matches!(
@@ -606,17 +612,7 @@ mod tests {
             ..Controls::default()
         };
         let url = issuer(controls.clone()).await;
-        let config = CaConfig {
-            oidc_issuers: vec![crate::config::IssuerConfig::new(
-                url.clone(),
-                crate::config::IssuerType::Email,
-            )],
-        };
-        let options = OidcOptions {
-            min_refresh: Duration::ZERO,
-            ..OidcOptions::default()
-        };
-        let verifier = Arc::new(OidcVerifier::new(&config, options).unwrap());
+        let verifier = Arc::new(verifier_for(&url));
         verifier.verify(&a.token(&url)).await.unwrap();
 
         let held = controls.gate.write().await;

@@ -236,6 +236,17 @@ fn closed_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
+/// The JSONPatch of an AdmissionReview answer.
+fn patch_of(doc: &Value) -> Value {
+    let encoded = doc["response"]["patch"].as_str().expect("a patch");
+    serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
 #[test]
 fn webhook_end_to_end() {
     let Some((dir, up, reg, root, signing)) = keyed_stack("admission") else {
@@ -303,12 +314,7 @@ fn webhook_end_to_end() {
         assert_eq!(code, 200);
         assert_eq!(doc["response"]["allowed"], true, "{kind}: {doc}");
         assert_eq!(doc["response"]["patchType"], "JSONPatch", "{kind}: {doc}");
-        let patch: Value = serde_json::from_slice(
-            &base64::engine::general_purpose::STANDARD
-                .decode(doc["response"]["patch"].as_str().unwrap())
-                .unwrap(),
-        )
-        .unwrap();
+        let patch = patch_of(&doc);
         assert_eq!(
             patch,
             json!([{"op": "replace", "path": pointer, "value": format!("{good}@{good_digest}")}]),
@@ -331,19 +337,18 @@ fn webhook_end_to_end() {
 
     // Keyless: the identity from the stack's issuer satisfies its rule.
     let (object, pointer) = workload("Deployment", &keyless, "apps");
+    // Allowed, with the image pinned to the verified digest.
+    let assert_pinned = |doc: &Value| {
+        assert_eq!(doc["response"]["allowed"], true, "{doc}");
+        let patch = patch_of(doc);
+        assert_eq!(patch[0]["path"], pointer.as_str());
+        assert_eq!(
+            patch[0]["value"],
+            format!("{keyless}@{keyless_digest}").as_str()
+        );
+    };
     let (_, doc) = hook.post("mutate", &review("k", &object, "apps"));
-    assert_eq!(doc["response"]["allowed"], true, "{doc}");
-    let patch: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::STANDARD
-            .decode(doc["response"]["patch"].as_str().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(patch[0]["path"], pointer.as_str());
-    assert_eq!(
-        patch[0]["value"],
-        format!("{keyless}@{keyless_digest}").as_str()
-    );
+    assert_pinned(&doc);
 
     // An UPDATE that leaves the image as it was is decided but not patched
     // (changing a running container's image string restarts it) ...
@@ -359,18 +364,7 @@ fn webhook_end_to_end() {
     *old.pointer_mut(&pointer).unwrap() = json!(format!("{keyless}-previous"));
     update["request"]["oldObject"] = old;
     let (_, doc) = hook.post("mutate", &update);
-    assert_eq!(doc["response"]["allowed"], true, "{doc}");
-    let patch: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::STANDARD
-            .decode(doc["response"]["patch"].as_str().expect("a patch"))
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(patch[0]["path"], pointer.as_str());
-    assert_eq!(
-        patch[0]["value"],
-        format!("{keyless}@{keyless_digest}").as_str()
-    );
+    assert_pinned(&doc);
 
     // A warn-mode rule admits the unsigned image, with a warning.
     let (object, _) = workload("Pod", &soft, "apps");

@@ -20,34 +20,50 @@ use common::{append_all, hashedrekord, http, self_signed, tlog_entry, trust, Key
 
 const INTOTO: &str = "application/vnd.in-toto+json";
 
-fn statement(artifact: &[u8]) -> Vec<u8> {
+/// An in-toto statement with these subjects.
+fn statement_of(subjects: Vec<Value>) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"name": "a.txt", "digest": {"sha256": signet_model::encoding::encode_hex(signet_crypto::sha256(artifact))}}],
+        "subject": subjects,
         "predicateType": "https://example.com/test/v1",
         "predicate": {}
     }))
     .unwrap()
 }
 
-/// A signed DSSE envelope over an in-toto statement for `artifact`.
-fn envelope(key: &Key, artifact: &[u8]) -> Value {
-    let payload = statement(artifact);
-    let sig = key.sign(&signet_model::dsse::pae(INTOTO, &payload));
+fn statement(artifact: &[u8]) -> Vec<u8> {
+    statement_of(vec![
+        json!({"name": "a.txt", "digest": {"sha256": signet_model::encoding::encode_hex(signet_crypto::sha256(artifact))}}),
+    ])
+}
+
+/// A DSSE envelope over `payload` (an in-toto statement) signed by `key`.
+fn signed_envelope(key: &Key, payload: &[u8]) -> Value {
+    let sig = key.sign(&signet_model::dsse::pae(INTOTO, payload));
     json!({
-        "payload": encode_base64(&payload),
+        "payload": encode_base64(payload),
         "payloadType": INTOTO,
         "signatures": [{"sig": encode_base64(&sig), "keyid": ""}]
     })
 }
 
+/// A signed DSSE envelope over an in-toto statement for `artifact`.
+fn envelope(key: &Key, artifact: &[u8]) -> Value {
+    signed_envelope(key, &statement(artifact))
+}
+
 fn dsse(key: &Key, env: &Value) -> Vec<u8> {
+    dsse_naming(&key.pem(), env)
+}
+
+/// A dsse 0.0.1 entry of `env` naming `verifier_pem` (key or certificate).
+fn dsse_naming(verifier_pem: &str, env: &Value) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "apiVersion": "0.0.1",
         "kind": "dsse",
         "spec": {"proposedContent": {
             "envelope": env.to_string(),
-            "verifiers": [encode_base64(key.pem().as_bytes())]
+            "verifiers": [encode_base64(verifier_pem.as_bytes())]
         }}
     }))
     .unwrap()
@@ -831,33 +847,12 @@ async fn search(log: &RunningLog, body: Value) -> Vec<String> {
 /// A dsse 0.0.1 entry over an in-toto statement with these subject
 /// digests, signed by `key` and naming `verifier_pem` (key or certificate).
 fn dsse_with_subjects(key: &Key, verifier_pem: &str, digests: &[Value]) -> Vec<u8> {
-    let subjects: Vec<Value> = digests
+    let subjects = digests
         .iter()
         .enumerate()
         .map(|(i, d)| json!({"name": format!("s{i}"), "digest": d}))
         .collect();
-    let payload = serde_json::to_vec(&json!({
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": subjects,
-        "predicateType": "https://example.com/test/v1",
-        "predicate": {}
-    }))
-    .unwrap();
-    let sig = key.sign(&signet_model::dsse::pae(INTOTO, &payload));
-    let env = json!({
-        "payload": encode_base64(&payload),
-        "payloadType": INTOTO,
-        "signatures": [{"sig": encode_base64(&sig), "keyid": ""}]
-    });
-    serde_json::to_vec(&json!({
-        "apiVersion": "0.0.1",
-        "kind": "dsse",
-        "spec": {"proposedContent": {
-            "envelope": env.to_string(),
-            "verifiers": [encode_base64(verifier_pem.as_bytes())]
-        }}
-    }))
-    .unwrap()
+    dsse_naming(verifier_pem, &signed_envelope(key, &statement_of(subjects)))
 }
 
 /// In-toto subjects are the signer's to choose: however many there are,

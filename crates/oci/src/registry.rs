@@ -344,7 +344,42 @@ impl Registry {
         Ok(digest)
     }
 
-    /// `GET /v2/<name>/tags/list`, following `Link` pages (bounded).
+    /// `GET target` and the pages it links to (`Link: <…>; rel="next"`,
+    /// same registry, at most [`MAX_TAG_PAGES`]), each answer handed to
+    /// `page` until it returns `false`.
+    fn paged(
+        &self,
+        repo: &Reference,
+        mut target: String,
+        headers: Vec<(&'static str, String)>,
+        what: &str,
+        mut page: impl FnMut(&Response) -> Result<bool, OciError>,
+    ) -> Result<(), OciError> {
+        for _ in 0..MAX_TAG_PAGES {
+            let r = self.send(
+                repo,
+                Request {
+                    method: Method::GET,
+                    target,
+                    headers: headers.clone(),
+                    body: None,
+                    what,
+                    scope: pull(repo),
+                    limit: MAX_MANIFEST_BYTES,
+                },
+            )?;
+            if !page(&r)? {
+                return Ok(());
+            }
+            match next_page(&r) {
+                Some(next) => target = next,
+                None => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    /// `GET /v2/<name>/tags/list`, all pages.
     pub fn list_tags(&self, repo: &Reference) -> Result<Vec<String>, OciError> {
         #[derive(serde::Deserialize)]
         struct Tags {
@@ -352,41 +387,26 @@ impl Registry {
             tags: Option<Vec<String>>,
         }
         let what = format!("tags of {}/{}", repo.registry, repo.repository);
-        let mut target = format!("/v2/{}/tags/list?n=1000", repo.repository);
         let mut all = Vec::new();
-        for _ in 0..MAX_TAG_PAGES {
-            let r = self.send(
-                repo,
-                Request {
-                    method: Method::GET,
-                    target: target.clone(),
-                    headers: Vec::new(),
-                    body: None,
-                    what: &what,
-                    scope: pull(repo),
-                    limit: MAX_MANIFEST_BYTES,
-                },
-            )?;
-            match r.status {
-                200 => {}
-                404 => return Ok(all),
-                _ => return Err(unexpected(repo, &what, &r)),
+        let first = format!("/v2/{}/tags/list?n=1000", repo.repository);
+        self.paged(repo, first, Vec::new(), &what, |r| match r.status {
+            200 => {
+                let page: Tags = signet_model::from_json_slice(&r.body)
+                    .map_err(|e| OciError::malformed(what.clone(), e))?;
+                all.extend(page.tags.unwrap_or_default());
+                Ok(true)
             }
-            let page: Tags = signet_model::from_json_slice(&r.body)
-                .map_err(|e| OciError::malformed(what.clone(), e))?;
-            all.extend(page.tags.unwrap_or_default());
-            match next_page(&r) {
-                Some(next) => target = next,
-                None => return Ok(all),
-            }
-        }
+            404 => Ok(false),
+            _ => Err(unexpected(repo, &what, r)),
+        })?;
         Ok(all)
     }
 
-    /// The referrers API: `Ok(None)` when the registry does not offer it
-    /// (404), so that the caller falls back to the referrers tag schema.
-    /// The answer is remembered for the repository: a registry that offers
-    /// the API must not answer 404 for a repository that exists (OCI
+    /// The referrers API, all pages (a signature on a later page is a
+    /// signature): `Ok(None)` when the registry does not offer it (404),
+    /// so that the caller falls back to the referrers tag schema. The
+    /// answer is remembered for the repository: a registry that offers the
+    /// API must not answer 404 for a repository that exists (OCI
     /// distribution spec 1.1), so one such answer settles it for this
     /// client.
     pub fn referrers_api(
@@ -403,54 +423,35 @@ impl Registry {
         if absent_set().contains(&key) {
             return Ok(None);
         }
-        let absent = || {
-            absent_set().insert(key.clone());
-            Ok(None)
-        };
         let what = format!(
             "referrers of {}/{}@{subject}",
             repo.registry, repo.repository
         );
-        // Pages are followed (`Link: <…>; rel="next"`, bounded): a
-        // signature on a later page is a signature.
-        let mut target = format!("/v2/{}/referrers/{subject}", repo.repository);
         let mut all: Option<Index> = None;
-        for _ in 0..MAX_TAG_PAGES {
-            let r = self.send(
-                repo,
-                Request {
-                    method: Method::GET,
-                    target: target.clone(),
-                    headers: vec![("Accept", OCI_INDEX.into())],
-                    body: None,
-                    what: &what,
-                    scope: pull(repo),
-                    limit: MAX_MANIFEST_BYTES,
-                },
-            )?;
+        let first = format!("/v2/{}/referrers/{subject}", repo.repository);
+        let accept = vec![("Accept", OCI_INDEX.to_string())];
+        self.paged(repo, first, accept, &what, |r| {
             let page = match r.status {
-                200 => {
-                    let is_index = r
-                        .header("Content-Type")
-                        .is_some_and(|t| t.starts_with(OCI_INDEX));
-                    if !is_index {
-                        // Not the referrers API (some registries answer
-                        // HTML or an error document with 200).
-                        return if all.is_some() { Ok(all) } else { absent() };
-                    }
+                // Some registries answer HTML or an error document with
+                // 200: that is not the referrers API either.
+                200 if r
+                    .header("Content-Type")
+                    .is_some_and(|t| t.starts_with(OCI_INDEX)) =>
+                {
                     Index::from_json(&r.body)?
                 }
-                404 | 400 | 405 if all.is_none() => return absent(),
-                _ => return Err(unexpected(repo, &what, &r)),
+                200 | 404 | 400 | 405 if all.is_none() => return Ok(false),
+                200 => return Ok(false),
+                _ => return Err(unexpected(repo, &what, r)),
             };
             match &mut all {
                 None => all = Some(page),
                 Some(index) => index.manifests.extend(page.manifests),
             }
-            match next_page(&r) {
-                Some(next) => target = next,
-                None => break,
-            }
+            Ok(true)
+        })?;
+        if all.is_none() {
+            absent_set().insert(key);
         }
         Ok(all)
     }
@@ -458,7 +459,7 @@ impl Registry {
 
 /// The next page a listing points to (`Link: </v2/…>; rel="next"`); only
 /// paths on the same registry are followed.
-fn next_page(r: &crate::transport::Response) -> Option<String> {
+fn next_page(r: &Response) -> Option<String> {
     let link = r.header("Link")?;
     let (target, params) = link.split_once(';').unwrap_or((link, ""));
     if !params.contains("rel=\"next\"") && !params.contains("rel=next") {
