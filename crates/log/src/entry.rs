@@ -245,7 +245,7 @@ fn decode_hex_digest(alg: HashAlgorithm, value: &str) -> Result<Vec<u8>, EntryEr
 /// (an algorithm called `email`, say) has no key, so it cannot land in
 /// another kind of key's space.
 pub fn searchable_digest(alg: &str, hex_value: &str) -> Option<String> {
-    let hash = hash_algorithm(&alg.to_ascii_lowercase()).ok()?;
+    let hash = HashAlgorithm::from_rekor_name(&alg.to_ascii_lowercase())?;
     let well_formed = hex_value.len() == 2 * hash.output_len()
         && hex_value.bytes().all(|b| b.is_ascii_hexdigit());
     well_formed.then(|| digest_index(alg, hex_value))

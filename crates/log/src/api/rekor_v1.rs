@@ -39,8 +39,6 @@ pub fn routes() -> Router<Ctx> {
         .route("/api/v1/index/retrieve", post(search_index))
 }
 
-/// The tree ID clients see: the first 8 bytes of the log ID, as Rekor's
-/// positive int64 tree IDs.
 fn uuid(leaf: &Hash) -> String {
     encode_hex(leaf)
 }
