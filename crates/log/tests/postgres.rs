@@ -379,3 +379,34 @@ async fn two_replicas_share_one_tree_and_fail_over() {
     assert_eq!(report.entries, 121);
     follower.stop().await.unwrap();
 }
+
+/// Sessions ask the server to probe them after 10 s idle: a replica cut off
+/// from the network loses the sequencer lock in about 25 s, not hours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_kept_alive_from_the_server_side() {
+    let Some(cluster) = pg::Cluster::start() else {
+        return;
+    };
+    let url = cluster.database("keepalive");
+    let config = signet_log::storage::postgres::connection_config(&format!(
+        "{url}?options=-c%20application_name%3Dsignet-test"
+    ))
+    .unwrap();
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let show = |name: &'static str| {
+        let client = &client;
+        async move {
+            let row = client
+                .query_one(&format!("SHOW {name}"), &[])
+                .await
+                .unwrap();
+            row.get::<_, String>(0)
+        }
+    };
+    assert_eq!(show("tcp_keepalives_idle").await, "10");
+    assert_eq!(show("tcp_keepalives_interval").await, "5");
+    assert_eq!(show("tcp_keepalives_count").await, "3");
+    // Options the URL gives are kept.
+    assert_eq!(show("application_name").await, "signet-test");
+}
