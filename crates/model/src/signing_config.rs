@@ -109,6 +109,7 @@ impl ClientTrustConfig {
                 config.signing_config.media_type,
             ));
         }
+        config.trusted_root.check_media_type()?;
         Ok(config)
     }
 }

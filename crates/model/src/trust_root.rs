@@ -105,10 +105,18 @@ impl CertChain {
 impl TrustedRoot {
     pub fn from_json(bytes: &[u8]) -> Result<Self, ModelError> {
         let root: TrustedRoot = crate::from_json_slice(bytes)?;
-        if root.media_type != MEDIA_TYPE_V0_1 && root.media_type != MEDIA_TYPE_V0_2 {
-            return Err(ModelError::UnsupportedMediaType(root.media_type));
-        }
+        root.check_media_type()?;
         Ok(root)
+    }
+
+    /// A root of a version this code knows: a later one's fields may mean
+    /// something else, so it is refused wherever a root is read (a file, or
+    /// the root inside a client trust config).
+    pub fn check_media_type(&self) -> Result<(), ModelError> {
+        if self.media_type != MEDIA_TYPE_V0_1 && self.media_type != MEDIA_TYPE_V0_2 {
+            return Err(ModelError::UnsupportedMediaType(self.media_type.clone()));
+        }
+        Ok(())
     }
 
     pub fn to_json_pretty(&self) -> String {

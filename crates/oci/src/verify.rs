@@ -32,6 +32,9 @@ pub enum Source {
     Referrer { manifest: Digest },
     /// A bundle given directly (a policy test fixture, a file).
     File { path: String },
+    /// A whole place (a `.sig`/`.att` tag, the referrers) whose content
+    /// could not be used.
+    Place { what: String },
 }
 
 impl std::fmt::Display for Source {
@@ -40,6 +43,7 @@ impl std::fmt::Display for Source {
             Source::Legacy { tag, layer } => write!(f, "legacy {tag} layer {layer}"),
             Source::Referrer { manifest } => write!(f, "referrer {manifest}"),
             Source::File { path } => write!(f, "file {path}"),
+            Source::Place { what } => write!(f, "{what}"),
         }
     }
 }
@@ -388,7 +392,9 @@ fn gather(
             attestations.map(|a| joined(a.join())),
         )
     });
-    for referrer in referrers? {
+    let (referrers, unusable) = usable(referrers, format!("the referrers of {digest}"))?;
+    material.signatures.extend(unusable);
+    for referrer in referrers {
         let source = Source::Referrer {
             manifest: referrer.manifest_digest.clone(),
         };
@@ -400,7 +406,9 @@ fn gather(
         }
     }
     let tag = legacy::signature_tag(&digest);
-    for layer in legacy_signatures? {
+    let (legacy_signatures, unusable) = usable(legacy_signatures, format!("legacy {tag}"))?;
+    material.signatures.extend(unusable);
+    for layer in legacy_signatures {
         let source = Source::Legacy {
             tag: tag.clone(),
             layer: layer.descriptor.digest.clone(),
@@ -411,7 +419,9 @@ fn gather(
     }
     if let Some(legacy_attestations) = legacy_attestations {
         let tag = legacy::attestation_tag(&digest);
-        for layer in legacy_attestations? {
+        let (legacy_attestations, unusable) = usable(legacy_attestations, format!("legacy {tag}"))?;
+        material.attestations.extend(unusable);
+        for layer in legacy_attestations {
             let source = Source::Legacy {
                 tag: tag.clone(),
                 layer: layer.descriptor.digest.clone(),
@@ -422,6 +432,36 @@ fn gather(
         }
     }
     Ok(material)
+}
+
+/// What one place held, or, when its content is unusable (a `.sig` tag
+/// naming an index or garbage, too many attachments), nothing plus one
+/// rejected candidate saying why: the other places are still verified, so
+/// whoever can push one bad tag cannot hide the image's good signatures. A
+/// registry that cannot be asked stays an error (the answer is unknown).
+fn usable<T>(
+    read: Result<Vec<T>, OciError>,
+    place: String,
+) -> Result<(Vec<T>, Option<Candidate>), OciError> {
+    match read {
+        Ok(found) => Ok((found, None)),
+        Err(
+            e @ (OciError::Malformed { .. }
+            | OciError::TooLarge { .. }
+            | OciError::DigestMismatch { .. }),
+        ) => {
+            let source = Source::Place { what: place };
+            Ok((
+                Vec::new(),
+                Some(Candidate {
+                    source: source.clone(),
+                    listed_predicate_type: None,
+                    prepared: Err(reject(source, "layout", e.to_string())),
+                }),
+            ))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Verifies every signature of `material` under `policy`.

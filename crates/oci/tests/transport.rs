@@ -328,3 +328,38 @@ fn referrer_pages_are_all_read() {
     );
     assert_eq!(log.lock().unwrap().len(), 2);
 }
+
+/// One unusable place (here a `.sig` tag whose manifest is garbage) is one
+/// rejected candidate: the image's other places are still read, instead of
+/// the whole collection failing (which would let one bad push hide every
+/// good signature).
+#[test]
+fn an_unusable_sig_tag_is_one_rejection_not_a_failure() {
+    use signet_oci::verify::{collect, Source};
+    let image_manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#.to_vec();
+    let digest = Digest::of(&image_manifest);
+    let (host, _) = serve(Arc::new(move |seen: &Seen, _| {
+        let mut headers = manifest_headers();
+        if seen.path.ends_with("/manifests/v1") {
+            headers.push((
+                "Docker-Content-Digest".into(),
+                Digest::of(&image_manifest).to_string(),
+            ));
+            (200, headers, image_manifest.clone())
+        } else if seen.path.ends_with(".sig") {
+            (200, headers, b"this is not a manifest".to_vec())
+        } else {
+            (404, vec![], Vec::new())
+        }
+    }));
+    let registry = Registry::new(options()).unwrap();
+    let reference = Reference::parse(&format!("{host}/app:v1")).unwrap();
+    let material = collect(&registry, &reference, "app:v1").unwrap();
+    assert_eq!(material.digest, digest);
+    assert_eq!(material.signatures.len(), 1);
+    assert!(
+        matches!(&material.signatures[0].source, Source::Place { what } if what.ends_with(".sig")),
+        "{:?}",
+        material.signatures[0].source
+    );
+}

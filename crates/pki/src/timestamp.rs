@@ -842,7 +842,12 @@ fn parse_ess(value: Element<'_>, v2: bool) -> Result<EssCertId, TimestampError> 
     let mut id = Fields::of(first, TAG_SEQUENCE, WHAT)?;
     let hash = if v2 {
         match id.optional(TAG_SEQUENCE) {
-            Some(alg) => hash_from_oid(algorithm_oid(alg)?),
+            // A hash this code cannot compute would leave the attribute
+            // binding nothing: refused (RFC 5035), not skipped.
+            Some(alg) => {
+                let oid = algorithm_oid(alg)?;
+                Some(hash_from_oid(oid).ok_or(TimestampError::UnsupportedDigestAlgorithm(oid))?)
+            }
             None => Some(HashAlgorithm::Sha256),
         }
     } else {
@@ -1199,6 +1204,8 @@ mod tests {
         None,
         V2,
         V2WrongHash,
+        /// An ESSCertIDv2 naming a hash algorithm nobody computes here.
+        V2UnknownHash,
         V1,
         V1WrongSerial,
     }
@@ -1298,6 +1305,11 @@ mod tests {
                     hash[0] ^= 1;
                 }
                 let id = seq(&[&tlv(TAG_OCTET_STRING, &hash), &issuer_serial]);
+                attrs.push(attr(ID_AA_SIGNING_CERTIFICATE_V2, &[&seq(&[&seq(&[&id])])]));
+            }
+            Ess::V2UnknownHash => {
+                let unknown = ObjectIdentifier::new_unwrap("1.2.3.4");
+                let id = seq(&[&alg(unknown), &tlv(TAG_OCTET_STRING, &[0u8; 32])]);
                 attrs.push(attr(ID_AA_SIGNING_CERTIFICATE_V2, &[&seq(&[&seq(&[&id])])]));
             }
             Ess::V1 | Ess::V1WrongSerial => {
@@ -1815,6 +1827,18 @@ mod tests {
                 TimestampError::SigningCertificateMismatch
             );
         }
+    }
+
+    #[test]
+    fn ess_with_a_hash_nobody_computes_is_refused() {
+        let spec = Spec {
+            ess: Ess::V2UnknownHash,
+            ..Spec::default()
+        };
+        assert_eq!(
+            verify_spec(&pki(), &spec).unwrap_err(),
+            TimestampError::UnsupportedDigestAlgorithm(ObjectIdentifier::new_unwrap("1.2.3.4"))
+        );
     }
 
     // --- trust ---

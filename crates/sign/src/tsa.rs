@@ -85,9 +85,18 @@ fn random_nonce() -> Result<Vec<u8>, SignError> {
     Ok(nonce.to_vec())
 }
 
-fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+/// The content octets of the unsigned integer `bytes` as a DER INTEGER:
+/// minimal, with a leading 0x00 when the top bit is set (else it would be
+/// negative). An echoed nonce must be exactly this: comparing without the
+/// sign would take a negative number for ours.
+fn der_integer_content(bytes: &[u8]) -> Vec<u8> {
     let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
-    &bytes[first..]
+    let magnitude = &bytes[first..];
+    match magnitude.first() {
+        None => vec![0],
+        Some(b) if b & 0x80 != 0 => [&[0u8][..], magnitude].concat(),
+        Some(_) => magnitude.to_vec(),
+    }
 }
 
 /// Checks that a `TimeStampResp` grants a token over `signature` with our
@@ -107,8 +116,7 @@ pub fn check_response(
             "the timestamp is not over our signature",
         ));
     }
-    let answered = info.nonce.as_deref().map(strip_leading_zeros);
-    if answered != Some(strip_leading_zeros(nonce)) {
+    if info.nonce.as_deref() != Some(der_integer_content(nonce).as_slice()) {
         return Err(SignError::response(
             SERVICE,
             "the timestamp's nonce is not ours",
@@ -183,6 +191,18 @@ mod tests {
         let parsed = TimeStampReq::from_der(&request.der).unwrap();
         assert!(parsed.cert_req);
         assert_eq!(request.nonce, vec![0x80, 0, 0, 0, 0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn nonces_compare_as_signed_integers() {
+        // Positive, top bit set: a leading zero octet.
+        assert_eq!(der_integer_content(&[0x80, 0, 1]), [0x00, 0x80, 0, 1]);
+        // Leading zeros of the unsigned form go; the value does not change.
+        assert_eq!(der_integer_content(&[0, 0, 0x12]), [0x12]);
+        assert_eq!(der_integer_content(&[0, 0x80]), [0x00, 0x80]);
+        assert_eq!(der_integer_content(&[0, 0]), [0x00]);
+        // So the negative number 80 00 01 is not our 0x800001.
+        assert_ne!(der_integer_content(&[0x80, 0, 1]), [0x80, 0, 1]);
     }
 
     #[test]
