@@ -434,6 +434,13 @@ async fn answer(state: &AdmissionState, request: &ReviewRequest, mutate: bool) -
         }
         r
     };
+    let deny = |message: String| {
+        json!({
+            "uid": request.uid,
+            "allowed": false,
+            "status": {"code": 403, "reason": "Forbidden", "message": message},
+        })
+    };
     if matches!(request.operation.as_str(), "DELETE" | "CONNECT") || request.object.is_null() {
         return allow(Vec::new());
     }
@@ -442,13 +449,7 @@ async fn answer(state: &AdmissionState, request: &ReviewRequest, mutate: bool) -
     }
     let workloads = match workload::workloads(&request.object) {
         Ok(w) => w,
-        Err(why) => {
-            return json!({
-                "uid": request.uid,
-                "allowed": false,
-                "status": {"code": 403, "reason": "Forbidden", "message": format!("signet: {why}")},
-            })
-        }
+        Err(why) => return deny(format!("signet: {why}")),
     };
     let images: Vec<String> = workloads
         .iter()
@@ -471,11 +472,7 @@ async fn answer(state: &AdmissionState, request: &ReviewRequest, mutate: bool) -
                 .collect::<Vec<_>>()
                 .join(" | ")
         );
-        return json!({
-            "uid": request.uid,
-            "allowed": false,
-            "status": {"code": 403, "reason": "Forbidden", "message": message},
-        });
+        return deny(message);
     }
     let warnings: Vec<String> = decisions
         .iter()
@@ -490,7 +487,7 @@ async fn answer(state: &AdmissionState, request: &ReviewRequest, mutate: bool) -
             .filter(|d| matches!(d.outcome, Outcome::Pass | Outcome::Warn))
             .filter_map(|d| d.digest.clone().map(|g| (d.image.clone(), g)))
             .collect();
-        let mut patch = workload::pin_patch(&request.object, &digests);
+        let mut patch = workload::pin_patch(&workloads, &digests);
         if request.operation == "UPDATE" {
             // What the kubelet pulls must be what was verified, so a new or
             // changed image (`kubectl set image`, `kubectl debug`) is pinned

@@ -266,12 +266,13 @@ impl ManifestText {
     }
 }
 
-/// A JSONPatch replacing each image of `object` that has a digest in
-/// `digests` with its pinned form (pointers relative to the object).
-pub fn pin_patch(object: &Value, digests: &BTreeMap<String, String>) -> Vec<Value> {
+/// A JSONPatch replacing each image of `workloads` (of one object) that
+/// has a digest in `digests` with its pinned form (pointers relative to
+/// the object).
+pub fn pin_patch(workloads: &[Workload], digests: &BTreeMap<String, String>) -> Vec<Value> {
     let mut ops = Vec::new();
-    for w in workloads(object).unwrap_or_default() {
-        for u in w.images {
+    for w in workloads {
+        for u in &w.images {
             if let Some(new) = digests.get(&u.image).and_then(|d| pinned(&u.image, d)) {
                 ops.push(json!({"op": "replace", "path": u.pointer, "value": new}));
             }
@@ -518,7 +519,7 @@ mod tests {
             ("r/b@sha256:00".to_string(), "sha256:00".to_string()),
         ]);
         assert_eq!(
-            pin_patch(&pod, &digests),
+            pin_patch(&workloads(&pod).unwrap(), &digests),
             vec![
                 json!({"op": "replace", "path": "/spec/containers/0/image", "value": "r/a:1@sha256:11"}),
                 json!({"op": "replace", "path": "/spec/initContainers/0/image", "value": "r/a:1@sha256:11"}),

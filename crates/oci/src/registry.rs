@@ -440,8 +440,10 @@ impl Registry {
                 {
                     Index::from_json(&r.body)?
                 }
-                200 | 404 | 400 | 405 if all.is_none() => return Ok(false),
+                // Not an index: no (more) referrers from this API; a 404
+                // (400, 405) on the first page: no API at all.
                 200 => return Ok(false),
+                404 | 400 | 405 if all.is_none() => return Ok(false),
                 _ => return Err(unexpected(repo, &what, r)),
             };
             match &mut all {

@@ -4,11 +4,12 @@
 pub mod legacy;
 pub mod referrers;
 
-/// Most attachments (legacy layers, bundle referrers) read for one image,
-/// as cosign's `maxLayers`: more is an error, not hours of downloads.
+/// Most attachments read from one place of an image (its `.sig` tag, its
+/// `.att` tag, its bundle referrers), as cosign's `maxLayers`: more is an
+/// error, not hours of downloads.
 pub const MAX_ATTACHMENTS: usize = 1000;
-/// Most bytes of attachment payloads read for one image, all together;
-/// payloads beyond it are reported unreadable instead of fetched.
+/// Most bytes of attachment payloads read from one place of an image, all
+/// together; payloads beyond it are reported unreadable, not fetched.
 pub const MAX_ATTACHMENT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Refuses more than [`MAX_ATTACHMENTS`] attachments in `what`.
@@ -16,7 +17,9 @@ fn check_count(what: &str, count: usize) -> Result<(), crate::OciError> {
     if count > MAX_ATTACHMENTS {
         return Err(crate::OciError::Malformed {
             what: what.to_string(),
-            why: format!("{count} attachments, more than the {MAX_ATTACHMENTS} read for an image"),
+            why: format!(
+                "{count} attachments, more than the {MAX_ATTACHMENTS} read from one place"
+            ),
         });
     }
     Ok(())
@@ -27,7 +30,7 @@ fn check_count(what: &str, count: usize) -> Result<(), crate::OciError> {
 fn take_bytes(left: &mut u64, size: u64) -> Result<(), String> {
     if size > *left {
         return Err(format!(
-            "payload of {size} bytes is past the {MAX_ATTACHMENT_BYTES} bytes read for an image"
+            "payload of {size} bytes is past the {MAX_ATTACHMENT_BYTES} bytes read from one place"
         ));
     }
     *left -= size;
