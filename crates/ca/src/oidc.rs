@@ -99,7 +99,11 @@ pub struct VerifiedToken {
 #[derive(Default)]
 struct KeyCache {
     keys: Vec<(Jwk, DecodingKey)>,
+    /// When the last fetch started.
     fetched_at: Option<Instant>,
+    /// Fetches finished (well or not): a caller that waited for one sees
+    /// it changed and takes its result.
+    fetches: u64,
 }
 
 struct IssuerState {
@@ -297,7 +301,7 @@ impl OidcVerifier {
         kid: Option<&str>,
         again: bool,
     ) -> Result<(Vec<(Jwk, DecodingKey)>, bool), OidcError> {
-        let seen = {
+        let (need, seen) = {
             let cache = state.cache.lock().await;
             let age = cache
                 .fetched_at
@@ -311,22 +315,29 @@ impl OidcVerifier {
                 });
             let stale = age.is_none_or(|a| a > self.options.max_age);
             let may_refresh = age.is_none_or(|a| a >= self.options.min_refresh);
-            if !(stale || ((again || !known) && may_refresh)) {
+            let need = stale || ((again || !known) && may_refresh);
+            // With no keys at all, wait for a fetch that may be running.
+            if !need && !cache.keys.is_empty() {
                 return cached(&cache, false);
             }
-            cache.fetched_at
+            (need, cache.fetches)
         };
         let _one_fetch = state.refresh.lock().await;
         {
             let mut cache = state.cache.lock().await;
-            if cache.fetched_at != seen {
-                // Another call fetched (or tried) while this one waited.
+            if cache.fetches != seen {
+                // A fetch finished while this call waited: its result.
                 return cached(&cache, true);
+            }
+            if !need {
+                // None ran: a recent one failed; do not hammer the issuer.
+                return cached(&cache, false);
             }
             cache.fetched_at = Some(Instant::now());
         }
         let fetched = self.fetch_keys(&state.config.issuer_url).await;
         let mut cache = state.cache.lock().await;
+        cache.fetches += 1;
         match fetched {
             Ok(keys) => {
                 cache.keys = keys;
@@ -600,6 +611,45 @@ mod tests {
             verifier.verify(&KidlessKey::new().token(&url)).await.err(),
             Some(OidcError::BadSignature)
         );
+    }
+
+    /// The first tokens of an issuer arrive together: the ones that find
+    /// the first fetch running wait for it, rather than fail as if it had
+    /// failed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tokens_during_the_first_fetch_wait_for_it() {
+        let a = KidlessKey::new();
+        let controls = Controls {
+            jwks: std::sync::Arc::new(std::sync::Mutex::new(serde_json::json!({"keys": [a.jwk]}))),
+            ..Controls::default()
+        };
+        let url = issuer(controls.clone()).await;
+        let verifier = Arc::new(
+            OidcVerifier::new(
+                &CaConfig {
+                    oidc_issuers: vec![crate::config::IssuerConfig::new(
+                        url.as_str(),
+                        crate::config::IssuerType::Email,
+                    )],
+                },
+                OidcOptions::default(),
+            )
+            .unwrap(),
+        );
+        let held = controls.gate.write().await;
+        let spawn = || {
+            let (verifier, token) = (verifier.clone(), a.token(&url));
+            tokio::spawn(async move { verifier.verify(&token).await })
+        };
+        let first = spawn();
+        tokio::time::timeout(Duration::from_secs(10), controls.entered.notified())
+            .await
+            .expect("the first token starts the fetch");
+        let second = spawn();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        drop(held);
+        first.await.unwrap().unwrap();
+        second.await.unwrap().unwrap();
     }
 
     /// A fetch in progress (a slow issuer, asked by a token with a made-up
