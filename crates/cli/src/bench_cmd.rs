@@ -610,6 +610,8 @@ fn log_bench(args: LogBenchArgs) -> Result<(), BoxError> {
                 .collect(),
         );
         let reqs = requests.clone();
+        let committed = [("result", "committed")];
+        let batches_before = log.context.metrics.batches.get(&committed);
         let cpu_before = process_cpu();
         let writes = phase(addr, args.clients, reqs.len(), limit, 201, move |i| {
             reqs[i].clone()
@@ -652,6 +654,18 @@ fn log_bench(args: LogBenchArgs) -> Result<(), BoxError> {
             percentile(&writes.latencies, 0.99),
             writes.latencies.last().copied().unwrap_or_default()
         );
+        let batches = log
+            .context
+            .metrics
+            .batches
+            .get(&committed)
+            .saturating_sub(batches_before);
+        if batches > 0 {
+            println!(
+                "commits: {batches} batches, {:.1} entries each on average",
+                writes.ok as f64 / batches as f64
+            );
+        }
         let size = log.context.head().size.max(1);
         let reads = phase(addr, args.clients, args.reads, limit, 200, move |i| {
             // A fixed stride over the tree: every read hits a different leaf.

@@ -336,6 +336,8 @@ struct Sequenced {
     leaves: HashMap<Hash, u64>,
 }
 
+type CommitResult = Result<Result<(), StorageError>, tokio::task::JoinError>;
+
 type Reply = oneshot::Sender<Result<Outcome, SequencerError>>;
 
 /// A batch whose commit is under way; its submitters are answered once it
@@ -347,20 +349,24 @@ struct InFlight {
 }
 
 impl Sequencer {
-    /// Group commit, pipelined. A batch is whatever is queued when the
-    /// sequencer is free, plus what keeps arriving, until the queue stays
-    /// empty across a scheduler yield, the batch is full, or
-    /// `batch_interval` has passed since its first entry. While batch k is
-    /// being made durable, batch k+1 is gathered, deduplicated and
-    /// sequenced on top of it; k+1's commit starts only once k's has
-    /// succeeded, and every batch is answered only once it is durable
-    /// itself. So an idle log commits one entry at once (no waiting for
-    /// company), a busy one amortises each commit over all that arrived
-    /// meanwhile, and the sequencing work stays off the commit's path.
+    /// Group commit, pipelined. With no commit under way, a batch is
+    /// whatever is queued plus what keeps arriving until the queue stays
+    /// empty across a scheduler yield, so an idle log commits one entry at
+    /// once (no waiting for company). While batch k is being made durable,
+    /// batch k+1 takes everything that arrives until k is durable; then k
+    /// is answered and k+1 is sequenced and committed. So a busy log
+    /// alternates two batches of about equal size, each commit amortised
+    /// over all that arrived during the one before (closing k+1 at the
+    /// first empty queue instead made it a handful of entries, whose own
+    /// commit the next large batch then had to wait for). Every batch is
+    /// answered only once it is durable itself.
     ///
-    /// If batch k's commit fails, k and the batch sequenced on top of it
-    /// are both answered with the error, and the state is reloaded from
-    /// storage (which holds all of k or none of it).
+    /// A batch that is full, or whose `batch_interval` has passed, before
+    /// k is durable is deduplicated and sequenced on top of k at once, and
+    /// its commit starts once k's has succeeded. If k's commit fails, k and
+    /// the batch sequenced on top of it are both answered with the error,
+    /// and the state is reloaded from storage (which holds all of k or none
+    /// of it); a batch still gathering is sequenced on the reloaded state.
     async fn run(mut self, mut rx: mpsc::Receiver<Submission>) {
         let mut in_flight: Option<InFlight> = None;
         loop {
@@ -378,7 +384,17 @@ impl Sequencer {
                 },
             };
             let Some(first) = first else { break };
-            let batch = self.gather(first, &mut rx).await;
+            let (batch, below_done) = self
+                .gather(first, &mut rx, in_flight.as_mut().map(|f| &mut f.commit))
+                .await;
+            if let Some(done) = below_done {
+                // The batch below ended while this one gathered: answer it
+                // first, and sequence this one on the tree as committed (or
+                // as reloaded, if that commit failed).
+                if let Some(f) = in_flight.take() {
+                    self.finish(f, done).await;
+                }
+            }
             let sequenced = self
                 .sequence(&batch, in_flight.as_ref().map(|f| &f.sequenced))
                 .await;
@@ -424,11 +440,14 @@ impl Sequencer {
     }
 
     /// A batch: `first` and what keeps arriving (see [`Sequencer::run`]).
+    /// With `below` (the commit under way), gathering also ends when that
+    /// commit does, and its result is returned with the batch.
     async fn gather(
         &self,
         first: Submission,
         rx: &mut mpsc::Receiver<Submission>,
-    ) -> Vec<Submission> {
+        mut below: Option<&mut tokio::task::JoinHandle<Result<(), StorageError>>>,
+    ) -> (Vec<Submission>, Option<CommitResult>) {
         let max = self.config.batch_size.max(1);
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + self.config.batch_interval;
@@ -439,6 +458,26 @@ impl Sequencer {
                     batch.push(s);
                     idle = false;
                 }
+                Err(mpsc::error::TryRecvError::Empty) if below.is_some() => {
+                    let Some(commit) = below.as_mut() else { break };
+                    tokio::select! {
+                        biased;
+                        done = &mut **commit => {
+                            while batch.len() < max {
+                                match rx.try_recv() {
+                                    Ok(s) => batch.push(s),
+                                    Err(_) => break,
+                                }
+                            }
+                            return (batch, Some(done));
+                        }
+                        next = rx.recv() => match next {
+                            Some(s) => batch.push(s),
+                            None => break,
+                        },
+                        _ = tokio::time::sleep_until(deadline) => break,
+                    }
+                }
                 Err(mpsc::error::TryRecvError::Empty) if !idle => {
                     // Let handlers that are about to submit do so.
                     idle = true;
@@ -447,17 +486,13 @@ impl Sequencer {
                 Err(_) => break,
             }
         }
-        batch
+        (batch, None)
     }
 
     /// Answers a batch whose commit has ended: the outcomes if it is
     /// durable, else the error (and the state is reloaded). Returns whether
     /// it was durable.
-    async fn finish(
-        &mut self,
-        f: InFlight,
-        done: Result<Result<(), StorageError>, tokio::task::JoinError>,
-    ) -> bool {
+    async fn finish(&mut self, f: InFlight, done: CommitResult) -> bool {
         let error = match done {
             Ok(Ok(())) => {
                 if f.sequenced.appends() {
@@ -634,8 +669,8 @@ mod tests {
 
     const COMMIT_DELAY: Duration = Duration::from_millis(150);
 
-    /// SQLite behind a commit that takes `COMMIT_DELAY` and fails while
-    /// `fail` is set (without writing anything).
+    /// SQLite behind a commit that takes `COMMIT_DELAY` and fails if
+    /// `fail` was set when it started (without writing anything).
     struct SlowStorage {
         inner: SqliteStorage,
         fail: AtomicBool,
@@ -650,8 +685,9 @@ mod tests {
             self.inner.load_state().await
         }
         async fn commit_batch(&self, batch: Batch) -> Result<(), StorageError> {
+            let fail = self.fail.load(Ordering::SeqCst);
             tokio::time::sleep(COMMIT_DELAY).await;
-            if self.fail.load(Ordering::SeqCst) {
+            if fail {
                 return Err(StorageError::Backend("injected failure".into()));
             }
             self.inner.commit_batch(batch).await
@@ -711,8 +747,11 @@ mod tests {
         }
     }
 
+    /// A sequencer over [`SlowStorage`] that closes batches at
+    /// `batch_size` entries (or when the commit below ends).
     async fn start_slow(
         dir: &std::path::Path,
+        batch_size: usize,
     ) -> (
         SequencerHandle,
         Arc<SlowStorage>,
@@ -725,7 +764,12 @@ mod tests {
         });
         let der = generate_pkcs8(SignerKind::EcdsaP256).unwrap();
         let signer = Arc::new(NoteSigner::from_pkcs8_der("log.example", &der).unwrap());
-        let config = SequencerConfig::default();
+        let config = SequencerConfig {
+            batch_size,
+            // Longer than any test waits: batches close on size or commits.
+            batch_interval: COMMIT_DELAY * 10,
+            ..SequencerConfig::default()
+        };
         let metrics = config.metrics.clone();
         let (handle, task) = start(storage.clone(), signer, config).await.unwrap();
         (handle, storage, task, metrics)
@@ -759,18 +803,46 @@ mod tests {
         assert_eq!(rx.borrow().size, 12);
     }
 
+    /// Everything that arrives while a batch commits is the next batch,
+    /// committed once: not a first arrival alone, with the rest waiting
+    /// for a third commit.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn submissions_queue_while_two_batches_are_in_flight() {
+    async fn what_arrives_during_a_commit_is_one_batch() {
         let dir = tempfile::tempdir().unwrap();
-        let (seq, _storage, _task, _) = start_slow(dir.path()).await;
-        assert_eq!(seq.queue_depth(), 0);
+        let (seq, _storage, _task, metrics) = start_slow(dir.path(), 1024).await;
+        let started = Instant::now();
         let mut tasks = Vec::new();
-        // Entry 1 is batch 1 (committing), entry 2 batch 2 (waiting on
-        // it); the sequencer takes no more until batch 1 is durable.
         for n in 1..=5u8 {
             let seq = seq.clone();
             tasks.push(tokio::spawn(async move { seq.submit(entry(n)).await }));
-            if n <= 2 {
+            tokio::time::sleep(COMMIT_DELAY / 8).await;
+        }
+        // Entries 2..=5 were taken off the queue into the next batch.
+        assert_eq!(seq.queue_depth(), 0);
+        for t in tasks {
+            assert!(logged_index(&t.await.unwrap()).is_some());
+        }
+        let committed = [("result", "committed")];
+        assert_eq!(metrics.batches.get(&committed), 2);
+        assert_eq!(metrics.entries.get(&committed), 5);
+        assert_eq!(seq.head().size, 5);
+        assert!(started.elapsed() >= COMMIT_DELAY * 2);
+    }
+
+    /// A batch that fills up while the one below commits is sequenced on
+    /// top of it at once; what arrives after it waits in the queue.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn submissions_queue_while_two_batches_are_in_flight() {
+        let dir = tempfile::tempdir().unwrap();
+        let (seq, _storage, _task, metrics) = start_slow(dir.path(), 2).await;
+        assert_eq!(seq.queue_depth(), 0);
+        let mut tasks = Vec::new();
+        // Entry 1 is batch 1 (committing), 2 and 3 batch 2 (full, waiting
+        // on it); the sequencer takes no more until batch 1 is durable.
+        for n in 1..=6u8 {
+            let seq = seq.clone();
+            tasks.push(tokio::spawn(async move { seq.submit(entry(n)).await }));
+            if n == 1 {
                 tokio::time::sleep(COMMIT_DELAY / 5).await;
             }
         }
@@ -780,53 +852,97 @@ mod tests {
             assert!(logged_index(&t.await.unwrap()).is_some());
         }
         assert_eq!(seq.queue_depth(), 0);
-        assert_eq!(seq.head().size, 5);
+        assert_eq!(seq.head().size, 6);
+        // [1], [2, 3], [4, 5], [6].
+        let committed = [("result", "committed")];
+        assert_eq!(metrics.batches.get(&committed), 4);
     }
 
+    /// Whether the second batch was sequenced on top of the first while it
+    /// committed (full at 2) or after it (gathering until it is durable),
+    /// a duplicate of an entry of the first is answered with its index,
+    /// and only once the first is durable.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_duplicate_of_an_entry_still_being_committed_is_answered_after_it() {
+        for batch_size in [2, 1024] {
+            let dir = tempfile::tempdir().unwrap();
+            let (seq, storage, _task, _) = start_slow(dir.path(), batch_size).await;
+            let started = Instant::now();
+            let first = tokio::spawn({
+                let seq = seq.clone();
+                async move { seq.submit(entry(1)).await }
+            });
+            // Batch 1 is now being committed; these form batch 2.
+            tokio::time::sleep(COMMIT_DELAY / 3).await;
+            let (again, other) = tokio::join!(seq.submit(entry(1)), seq.submit(entry(2)));
+            let first = first.await.unwrap();
+
+            assert_eq!(logged_index(&first), Some(0));
+            assert!(
+                matches!(again, Ok(Outcome::Duplicate { index: 0 })),
+                "batch size {batch_size}: {again:?}"
+            );
+            assert_eq!(logged_index(&other), Some(1));
+            // Nothing of batch 2 (not even the duplicate) was answered
+            // before batch 1 was durable, and batch 2 waited for its own
+            // commit.
+            assert!(
+                started.elapsed() >= COMMIT_DELAY * 2,
+                "{:?}",
+                started.elapsed()
+            );
+            assert_eq!(seq.head().size, 2);
+            let stored = storage.inner.load_state().await.unwrap();
+            assert_eq!(stored.size, 2);
+            assert_eq!(
+                storage
+                    .inner
+                    .indexes_by_leaf_hash(&[entry(1).leaf_hash, entry(2).leaf_hash])
+                    .await
+                    .unwrap(),
+                vec![Some(0), Some(1)]
+            );
+        }
+    }
+
+    /// A batch still gathering when the commit below fails is sequenced on
+    /// the reloaded state and committed: its entries are not failed for
+    /// another batch's error.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_gathered_during_a_failed_commit_starts_from_the_reloaded_state() {
         let dir = tempfile::tempdir().unwrap();
-        let (seq, storage, _task, _) = start_slow(dir.path()).await;
-        let started = Instant::now();
+        let (seq, storage, _task, metrics) = start_slow(dir.path(), 1024).await;
+        storage.fail.store(true, Ordering::SeqCst);
         let first = tokio::spawn({
             let seq = seq.clone();
             async move { seq.submit(entry(1)).await }
         });
-        // Batch 1 is now being committed; these form batch 2 on top of it.
         tokio::time::sleep(COMMIT_DELAY / 3).await;
-        let (again, other) = tokio::join!(seq.submit(entry(1)), seq.submit(entry(2)));
+        let after = tokio::spawn({
+            let seq = seq.clone();
+            async move { seq.submit(entry(2)).await }
+        });
+        // The commit under way has read `fail` already.
+        tokio::time::sleep(COMMIT_DELAY / 3).await;
+        storage.fail.store(false, Ordering::SeqCst);
         let first = first.await.unwrap();
-
-        assert_eq!(logged_index(&first), Some(0));
         assert!(
-            matches!(again, Ok(Outcome::Duplicate { index: 0 })),
-            "{again:?}"
+            matches!(first, Err(SequencerError::Storage(_))),
+            "{first:?}"
         );
-        assert_eq!(logged_index(&other), Some(1));
-        // Nothing of batch 2 (not even the duplicate) was answered before
-        // batch 1 was durable, and batch 2 waited for its own commit.
-        assert!(
-            started.elapsed() >= COMMIT_DELAY * 2,
-            "{:?}",
-            started.elapsed()
-        );
-        assert_eq!(seq.head().size, 2);
-        let stored = storage.inner.load_state().await.unwrap();
-        assert_eq!(stored.size, 2);
-        assert_eq!(
-            storage
-                .inner
-                .indexes_by_leaf_hash(&[entry(1).leaf_hash, entry(2).leaf_hash])
-                .await
-                .unwrap(),
-            vec![Some(0), Some(1)]
-        );
+        assert_eq!(logged_index(&after.await.unwrap()), Some(0));
+        assert_eq!(seq.head().size, 1);
+        assert_eq!(storage.inner.load_state().await.unwrap().size, 1);
+        assert_eq!(metrics.batches.get(&[("result", "failed")]), 1);
+        assert_eq!(metrics.batches.get(&[("result", "committed")]), 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_commit_fails_the_batch_sequenced_on_top_of_it() {
         let dir = tempfile::tempdir().unwrap();
-        let (seq, storage, _task, metrics) = start_slow(dir.path()).await;
+        // Batches of one: entry 2's is full at once, so it is sequenced
+        // on top of entry 1's while that commits.
+        let (seq, storage, _task, metrics) = start_slow(dir.path(), 1).await;
         storage.fail.store(true, Ordering::SeqCst);
         let first = tokio::spawn({
             let seq = seq.clone();
