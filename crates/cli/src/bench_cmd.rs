@@ -611,7 +611,9 @@ fn log_bench(args: LogBenchArgs) -> Result<(), BoxError> {
         );
         let reqs = requests.clone();
         let committed = [("result", "committed")];
-        let batches_before = log.context.metrics.batches.get(&committed);
+        let metrics = log.context.metrics.clone();
+        let batches_before = metrics.batches.get(&committed);
+        let entries_before = metrics.entries.get(&committed);
         let cpu_before = process_cpu();
         let writes = phase(addr, args.clients, reqs.len(), limit, 201, move |i| {
             reqs[i].clone()
@@ -654,16 +656,12 @@ fn log_bench(args: LogBenchArgs) -> Result<(), BoxError> {
             percentile(&writes.latencies, 0.99),
             writes.latencies.last().copied().unwrap_or_default()
         );
-        let batches = log
-            .context
-            .metrics
-            .batches
-            .get(&committed)
-            .saturating_sub(batches_before);
+        let batches = metrics.batches.get(&committed).saturating_sub(batches_before);
+        let entries = metrics.entries.get(&committed).saturating_sub(entries_before);
         if batches > 0 {
             println!(
                 "commits: {batches} batches, {:.1} entries each on average",
-                writes.ok as f64 / batches as f64
+                entries as f64 / batches as f64
             );
         }
         let size = log.context.head().size.max(1);

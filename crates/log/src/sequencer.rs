@@ -198,6 +198,7 @@ impl SequencerHandle {
             edge,
             head: self.head_tx.clone(),
             config,
+            stale: false,
         };
         let task = tokio::spawn(seq.run(rx));
         if let Ok(mut slot) = self.tx.write() {
@@ -273,6 +274,9 @@ struct Sequencer {
     edge: EdgeTiles,
     head: Arc<watch::Sender<TreeHead>>,
     config: SequencerConfig,
+    /// A commit failed and reloading the state after it failed too: `edge`
+    /// may be behind storage, so nothing is sequenced until a reload works.
+    stale: bool,
 }
 
 /// Loads the log state, signs an initial checkpoint for a new log, and
@@ -349,12 +353,13 @@ struct InFlight {
 }
 
 impl Sequencer {
-    /// Group commit, pipelined. With no commit under way, a batch is
-    /// whatever is queued plus what keeps arriving until the queue stays
-    /// empty across a scheduler yield, so an idle log commits one entry at
-    /// once (no waiting for company). While batch k is being made durable,
-    /// batch k+1 takes everything that arrives until k is durable; then k
-    /// is answered and k+1 is sequenced and committed. So a busy log
+    /// Group commit, pipelined. A batch closes when it holds `batch_size`
+    /// entries or `batch_interval` has passed since its first, or earlier:
+    /// with no commit under way, once the queue stays empty across a
+    /// scheduler yield, so an idle log commits one entry at once (no
+    /// waiting for company). While batch k is being made durable, batch
+    /// k+1 takes everything that arrives until k's commit ends (durable or
+    /// failed); then k is answered and k+1 is sequenced and committed. So a busy log
     /// alternates two batches of about equal size, each commit amortised
     /// over all that arrived during the one before (closing k+1 at the
     /// first empty queue instead made it a handful of entries, whose own
@@ -393,6 +398,13 @@ impl Sequencer {
                 // as reloaded, if that commit failed).
                 if let Some(f) = in_flight.take() {
                     self.finish(f, done).await;
+                }
+            }
+            if self.stale {
+                if let Err(e) = self.reload().await {
+                    let replies = batch.into_iter().map(|s| s.reply).collect();
+                    answer_all(replies, &e);
+                    continue;
                 }
             }
             let sequenced = self
@@ -508,17 +520,21 @@ impl Sequencer {
             Err(e) => SequencerError::Storage(format!("commit task: {e}")),
         };
         // Storage holds all of the batch or none of it: resync.
-        match load(&*self.storage, &self.signer, &self.config.witnesses).await {
-            Ok((edge, head)) => {
-                self.edge = edge;
-                advance(&self.head, head);
-            }
-            Err(reload) => {
-                eprintln!("signet-log: cannot reload state after a failed commit: {reload}")
-            }
+        self.stale = true;
+        if let Err(reload) = self.reload().await {
+            eprintln!("signet-log: cannot reload state after a failed commit: {reload}")
         }
         answer_all(f.replies, &error);
         false
+    }
+
+    /// Reloads the committed state from storage (after a failed commit).
+    async fn reload(&mut self) -> Result<(), SequencerError> {
+        let (edge, head) = load(&*self.storage, &self.signer, &self.config.witnesses).await?;
+        self.edge = edge;
+        advance(&self.head, head);
+        self.stale = false;
+        Ok(())
     }
 
     /// Sequences one batch on top of the committed tree, or of `below` (the
@@ -670,10 +686,14 @@ mod tests {
     const COMMIT_DELAY: Duration = Duration::from_millis(150);
 
     /// SQLite behind a commit that takes `COMMIT_DELAY` and fails if
-    /// `fail` was set when it started (without writing anything).
+    /// `fail` was set when it started (without writing anything), or
+    /// writes and then reports failure if `fail_after_write` was; loading
+    /// the state fails while `fail_loads` is set.
     struct SlowStorage {
         inner: SqliteStorage,
         fail: AtomicBool,
+        fail_after_write: AtomicBool,
+        fail_loads: AtomicBool,
     }
 
     #[async_trait::async_trait]
@@ -682,15 +702,25 @@ mod tests {
             self.inner.init(log_id).await
         }
         async fn load_state(&self) -> Result<LogState, StorageError> {
+            if self.fail_loads.load(Ordering::SeqCst) {
+                return Err(StorageError::Backend("injected load failure".into()));
+            }
             self.inner.load_state().await
         }
         async fn commit_batch(&self, batch: Batch) -> Result<(), StorageError> {
             let fail = self.fail.load(Ordering::SeqCst);
+            let fail_after_write = self.fail_after_write.load(Ordering::SeqCst);
             tokio::time::sleep(COMMIT_DELAY).await;
             if fail {
                 return Err(StorageError::Backend("injected failure".into()));
             }
-            self.inner.commit_batch(batch).await
+            self.inner.commit_batch(batch).await?;
+            if fail_after_write {
+                return Err(StorageError::Backend(
+                    "injected failure after writing".into(),
+                ));
+            }
+            Ok(())
         }
         async fn indexes_by_leaf_hash(
             &self,
@@ -761,6 +791,8 @@ mod tests {
         let storage = Arc::new(SlowStorage {
             inner: SqliteStorage::open(dir, 10).unwrap(),
             fail: AtomicBool::new(false),
+            fail_after_write: AtomicBool::new(false),
+            fail_loads: AtomicBool::new(false),
         });
         let der = generate_pkcs8(SignerKind::EcdsaP256).unwrap();
         let signer = Arc::new(NoteSigner::from_pkcs8_der("log.example", &der).unwrap());
@@ -972,5 +1004,35 @@ mod tests {
         assert_eq!(metrics.batches.get(&committed), 2);
         assert_eq!(metrics.entries.get(&committed), 2);
         assert_eq!(metrics.commit_latency.count(), 3);
+    }
+
+    /// A commit that wrote but reported failure, with the reload after it
+    /// failing too: the sequencer's tree may be behind storage, so it
+    /// sequences nothing until a reload works (rather than give new entries
+    /// indexes that storage already holds).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nothing_is_sequenced_on_a_state_that_could_not_be_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let (seq, storage, _task, metrics) = start_slow(dir.path(), 1024).await;
+        storage.fail_after_write.store(true, Ordering::SeqCst);
+        storage.fail_loads.store(true, Ordering::SeqCst);
+        assert!(seq.submit(entry(1)).await.is_err());
+        storage.fail_after_write.store(false, Ordering::SeqCst);
+        let refused = seq.submit(entry(2)).await;
+        assert!(
+            matches!(&refused, Err(SequencerError::Storage(m)) if m.contains("injected load failure")),
+            "{refused:?}"
+        );
+        // Entry 2 never reached storage: one failed batch, none committed.
+        assert_eq!(metrics.batches.get(&[("result", "failed")]), 1);
+        assert_eq!(metrics.batches.get(&[("result", "committed")]), 0);
+
+        storage.fail_loads.store(false, Ordering::SeqCst);
+        assert_eq!(logged_index(&seq.submit(entry(2)).await), Some(1));
+        assert!(matches!(
+            seq.submit(entry(1)).await,
+            Ok(Outcome::Duplicate { index: 0 })
+        ));
+        assert_eq!(seq.head().size, 2);
     }
 }
