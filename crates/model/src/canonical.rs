@@ -44,19 +44,80 @@ fn write_value(value: &Value, out: &mut String) {
     }
 }
 
+/// Integers up to 2^53 are exact in a double, so their digits are their
+/// ECMAScript form; every other number is read as the double it denotes
+/// (RFC 8785 §3.2.2.3: numbers are IEEE 754 doubles, so 2^53 + 1 is
+/// written as 2^53).
+const EXACT_INTEGERS: u64 = 1 << 53;
+
 fn write_number(n: &serde_json::Number, out: &mut String) {
-    if let Some(i) = n.as_i64() {
+    if let Some(i) = n.as_i64().filter(|i| i.unsigned_abs() <= EXACT_INTEGERS) {
         out.push_str(&i.to_string());
-    } else if let Some(u) = n.as_u64() {
+    } else if let Some(u) = n.as_u64().filter(|u| *u <= EXACT_INTEGERS) {
         out.push_str(&u.to_string());
     } else if let Some(f) = n.as_f64() {
-        // ECMAScript Number::toString for finite doubles; integral values
-        // print without a fraction.
-        if f.fract() == 0.0 && f.abs() < 1e21 {
-            out.push_str(&format!("{f:.0}"));
-        } else {
-            out.push_str(&format!("{f}"));
+        write_double(f, out);
+    }
+}
+
+/// ECMAScript's Number::toString (ECMA-262 §6.1.6.1.20) of a finite
+/// double, which RFC 8785 §3.2.2.3 makes the canonical form: the shortest
+/// digits that read back as `f`, positioned by the decimal exponent.
+/// (JSON has no NaN or infinity, so `f` is finite.)
+fn write_double(f: f64, out: &mut String) {
+    if f == 0.0 {
+        // Both zeros.
+        out.push('0');
+        return;
+    }
+    if f < 0.0 {
+        out.push('-');
+    }
+    // Rust's `{:e}` writes the shortest round-tripping digits, `d.ddde-x`,
+    // but of two equally near it takes the upper; ECMAScript takes the
+    // even one, which is the correctly rounded (ties to even) number of
+    // that many digits whenever that one reads back as `f`.
+    let shortest = format!("{:e}", f.abs());
+    let precision = shortest
+        .split_once('e')
+        .map_or(0, |(m, _)| m.chars().filter(char::is_ascii_digit).count())
+        .saturating_sub(1);
+    let rounded = format!("{:.*e}", precision, f.abs());
+    let scientific = if rounded.parse::<f64>() == Ok(f.abs()) {
+        rounded
+    } else {
+        shortest
+    };
+    let (mantissa, exponent) = scientific
+        .split_once('e')
+        .unwrap_or((scientific.as_str(), "0"));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    // ECMA-262's k (digit count) and n (position of the decimal point).
+    let k = digits.len() as i32;
+    let n = exponent + 1;
+    if k <= n && n <= 21 {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', (n - k) as usize));
+    } else if 0 < n && n <= 21 {
+        let (int, frac) = digits.split_at(n as usize);
+        out.push_str(int);
+        out.push('.');
+        out.push_str(frac);
+    } else if -6 < n && n <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-n) as usize));
+        out.push_str(&digits);
+    } else {
+        let (first, rest) = digits.split_at(1);
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
         }
+        out.push('e');
+        out.push(if n - 1 < 0 { '-' } else { '+' });
+        out.push_str(&(n - 1).unsigned_abs().to_string());
     }
 }
 
@@ -138,5 +199,58 @@ mod tests {
         assert_eq!(to_string(&Value::String(text.clone())), expected);
         // And it is JSON that reads back as the same string.
         assert_eq!(serde_json::from_str::<String>(&expected).unwrap(), text);
+    }
+
+    /// RFC 8785 Appendix B: every finite sample, by its bits.
+    #[test]
+    fn numbers_are_written_as_ecmascript_writes_doubles() {
+        let samples: [(u64, &str); 22] = [
+            (0x0000000000000000, "0"),
+            (0x8000000000000000, "0"),
+            (0x0000000000000001, "5e-324"),
+            (0x8000000000000001, "-5e-324"),
+            (0x7fefffffffffffff, "1.7976931348623157e+308"),
+            (0xffefffffffffffff, "-1.7976931348623157e+308"),
+            (0x4340000000000000, "9007199254740992"),
+            (0xc340000000000000, "-9007199254740992"),
+            (0x4430000000000000, "295147905179352830000"),
+            (0x44b52d02c7e14af5, "9.999999999999997e+22"),
+            (0x44b52d02c7e14af6, "1e+23"),
+            (0x44b52d02c7e14af7, "1.0000000000000001e+23"),
+            (0x444b1ae4d6e2ef4e, "999999999999999700000"),
+            (0x444b1ae4d6e2ef4f, "999999999999999900000"),
+            (0x444b1ae4d6e2ef50, "1e+21"),
+            (0x3eb0c6f7a0b5ed8c, "9.999999999999997e-7"),
+            (0x3eb0c6f7a0b5ed8d, "0.000001"),
+            (0x41b3de4355555553, "333333333.3333332"),
+            (0x41b3de4355555554, "333333333.33333325"),
+            (0x41b3de4355555557, "333333333.33333343"),
+            (0xbecbf647612f3696, "-0.0000033333333333333333"),
+            (0x43143ff3c1cb0959, "1424953923781206.2"),
+        ];
+        for (bits, expected) in samples {
+            let f = f64::from_bits(bits);
+            let mut out = String::new();
+            write_double(f, &mut out);
+            assert_eq!(out, expected, "{bits:016x}");
+            // The same through a parsed document (-0 parses as a float).
+            if let Some(n) = serde_json::Number::from_f64(f) {
+                assert_eq!(to_string(&Value::Number(n)), expected, "{bits:016x}");
+            }
+        }
+    }
+
+    /// Integers beyond 2^53 are the doubles they denote, as JSON readers
+    /// that follow RFC 8785 (and JavaScript) read them.
+    #[test]
+    fn integers_past_two_to_the_53_are_rounded_as_doubles() {
+        let v: Value = serde_json::from_str(
+            "[9007199254740992, 9007199254740993, -9007199254740993, 18446744073709551615, 1e-7, 100]",
+        )
+        .unwrap();
+        assert_eq!(
+            to_string(&v),
+            "[9007199254740992,9007199254740992,-9007199254740992,18446744073709552000,1e-7,100]"
+        );
     }
 }
