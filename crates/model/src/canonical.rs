@@ -74,8 +74,8 @@ fn write_double(f: f64, out: &mut String) {
         out.push('-');
     }
     // Rust's `{:e}` writes the shortest round-tripping digits, `d.ddde-x`,
-    // but of two equally near it takes the upper; ECMAScript takes the
-    // even one, which is the correctly rounded (ties to even) number of
+    // but in an exact tie between two it takes the upper; ECMAScript takes
+    // the even one, which is the correctly rounded (ties to even) number of
     // that many digits whenever that one reads back as `f`.
     let shortest = format!("{:e}", f.abs());
     let precision = shortest
