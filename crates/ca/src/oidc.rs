@@ -526,6 +526,18 @@ mod tests {
         entered: std::sync::Arc<tokio::sync::Notify>,
     }
 
+    impl Controls {
+        /// An issuer whose JWKS holds `key`.
+        fn serving(key: &KidlessKey) -> Controls {
+            Controls {
+                jwks: std::sync::Arc::new(std::sync::Mutex::new(
+                    serde_json::json!({"keys": [key.jwk]}),
+                )),
+                ..Controls::default()
+            }
+        }
+    }
+
     async fn issuer(controls: Controls) -> String {
         use axum::routing::get;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -562,15 +574,22 @@ mod tests {
     /// A verifier of the email issuer at `url` that may refetch its keys
     /// at once (`min_refresh` 0).
     fn verifier_for(url: &str) -> OidcVerifier {
+        verifier_with(
+            url,
+            OidcOptions {
+                min_refresh: Duration::ZERO,
+                ..OidcOptions::default()
+            },
+        )
+    }
+
+    /// A verifier of email tokens from the issuer at `url`.
+    fn verifier_with(url: &str, options: OidcOptions) -> OidcVerifier {
         let config = CaConfig {
             oidc_issuers: vec![crate::config::IssuerConfig::new(
                 url,
                 crate::config::IssuerType::Email,
             )],
-        };
-        let options = OidcOptions {
-            min_refresh: Duration::ZERO,
-            ..OidcOptions::default()
         };
         OidcVerifier::new(&config, options).unwrap()
     }
@@ -581,12 +600,11 @@ mod tests {
     #[tokio::test]
     async fn keys_are_fetched_again_for_tokens_without_a_kid() {
         use std::sync::atomic::{AtomicBool, Ordering};
-        use std::sync::{Arc, Mutex};
+        use std::sync::Arc;
         let (a, b) = (KidlessKey::new(), KidlessKey::new());
         let controls = Controls {
-            jwks: Arc::new(Mutex::new(serde_json::json!({"keys": [a.jwk]}))),
             down: Arc::new(AtomicBool::new(true)),
-            ..Controls::default()
+            ..Controls::serving(&a)
         };
         let (jwks, down) = (controls.jwks.clone(), controls.down.clone());
         let url = issuer(controls).await;
@@ -619,23 +637,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn tokens_during_the_first_fetch_wait_for_it() {
         let a = KidlessKey::new();
-        let controls = Controls {
-            jwks: std::sync::Arc::new(std::sync::Mutex::new(serde_json::json!({"keys": [a.jwk]}))),
-            ..Controls::default()
-        };
+        let controls = Controls::serving(&a);
         let url = issuer(controls.clone()).await;
-        let verifier = Arc::new(
-            OidcVerifier::new(
-                &CaConfig {
-                    oidc_issuers: vec![crate::config::IssuerConfig::new(
-                        url.as_str(),
-                        crate::config::IssuerType::Email,
-                    )],
-                },
-                OidcOptions::default(),
-            )
-            .unwrap(),
-        );
+        // Default options: a waiting call must not hide a failure by
+        // fetching again itself.
+        let verifier = Arc::new(verifier_with(&url, OidcOptions::default()));
         let held = controls.gate.write().await;
         let spawn = || {
             let (verifier, token) = (verifier.clone(), a.token(&url));
@@ -657,10 +663,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn cached_keys_serve_while_a_fetch_is_slow() {
         let a = KidlessKey::new();
-        let controls = Controls {
-            jwks: std::sync::Arc::new(std::sync::Mutex::new(serde_json::json!({"keys": [a.jwk]}))),
-            ..Controls::default()
-        };
+        let controls = Controls::serving(&a);
         let url = issuer(controls.clone()).await;
         let verifier = Arc::new(verifier_for(&url));
         verifier.verify(&a.token(&url)).await.unwrap();
