@@ -520,8 +520,8 @@ impl Sequencer {
             Err(e) => SequencerError::Storage(format!("commit task: {e}")),
         };
         // Storage holds all of the batch or none of it: resync.
-        self.stale = true;
         if let Err(reload) = self.reload().await {
+            self.stale = true;
             eprintln!("signet-log: cannot reload state after a failed commit: {reload}")
         }
         answer_all(f.replies, &error);
