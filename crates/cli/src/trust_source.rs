@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use signet_tuf::{TufConfig, TRUSTED_ROOT_TARGET};
+use signet_tuf::{resolve_target, Origin, Resolve, TufConfig, TRUSTED_ROOT_TARGET};
 
 /// The public-good Sigstore trust root, embedded so that verification
 /// works offline out of the box.
@@ -52,33 +52,27 @@ pub fn trusted_root_bytes(args: &TrustArgs) -> Result<(Vec<u8>, String), String>
             "embedded public-good root".into(),
         ));
     };
-    let cached = signet_tuf::cached_target(&config, TRUSTED_ROOT_TARGET);
-    let fresh = signet_tuf::cached_target_age(&config, TRUSTED_ROOT_TARGET)
-        .is_some_and(|age| age < REFRESH_AFTER);
-    match cached {
-        Some(bytes) if args.offline || fresh => {
-            return Ok((bytes, "public-good root (TUF cache)".into()))
-        }
-        None if args.offline => {
-            return Ok((
-                PUBLIC_GOOD_TRUSTED_ROOT.to_vec(),
-                "embedded public-good root".into(),
-            ))
-        }
-        _ => {}
+    let how = Resolve {
+        offline: args.offline,
+        refresh_after: REFRESH_AFTER,
+        embedded: PUBLIC_GOOD_TRUSTED_ROOT,
+    };
+    let resolved = resolve_target(&config, TRUSTED_ROOT_TARGET, &how).map_err(|e| {
+        format!(
+            "cannot refresh the trust root through TUF: {e}; not falling back to an older \
+             copy, since this is how a freeze or rollback attack looks (--offline uses the \
+             last verified copy, --trusted-root FILE a root of your choice)"
+        )
+    })?;
+    let source = match resolved.origin {
+        Origin::Refreshed => "public-good root (TUF, refreshed)",
+        Origin::Cache => "public-good root (TUF cache)",
+        Origin::Embedded => "embedded public-good root",
+    };
+    if let Some(e) = &resolved.unreachable {
+        eprintln!(
+            "signet: warning: could not reach the TUF repository to refresh the trust root ({e}); using the {source}"
+        );
     }
-    match signet_tuf::fetch_target(&config, TRUSTED_ROOT_TARGET) {
-        Ok(bytes) => Ok((bytes, "public-good root (TUF, refreshed)".into())),
-        Err(e) => {
-            let (bytes, source) = match signet_tuf::cached_target(&config, TRUSTED_ROOT_TARGET) {
-                Some(bytes) => (bytes, "public-good root (TUF cache)"),
-                None => (
-                    PUBLIC_GOOD_TRUSTED_ROOT.to_vec(),
-                    "embedded public-good root",
-                ),
-            };
-            eprintln!("signet: warning: could not refresh the trust root through TUF ({e}); using the {source}");
-            Ok((bytes, source.into()))
-        }
-    }
+    Ok((resolved.bytes, source.into()))
 }

@@ -87,8 +87,14 @@ impl Cache {
     }
 }
 
+/// Creates `dir` and its missing parents, readable by their owner only
+/// (the cache is trusted storage: whoever can write it chooses the root).
 fn create_dir(dir: &Path) -> Result<(), TufError> {
-    std::fs::create_dir_all(dir).map_err(|source| TufError::Cache {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|source| TufError::Cache {
         path: dir.to_path_buf(),
         source,
     })

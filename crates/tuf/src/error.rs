@@ -119,6 +119,20 @@ pub enum TufError {
     },
 }
 
+impl TufError {
+    /// The repository could not be asked (network, or a local cache or
+    /// runtime that would not work), as opposed to asked and refused.
+    /// Only such failures may fall back to an earlier verified copy: a
+    /// refused answer (expired, badly signed, rolled back, tampered) is
+    /// what an attack looks like.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            TufError::Network { .. } | TufError::Cache { .. } | TufError::Runtime(_)
+        )
+    }
+}
+
 /// What was being done when tough failed; decides how ambiguous errors
 /// (hash/size mismatches) are reported.
 #[derive(Debug, Clone, Copy)]

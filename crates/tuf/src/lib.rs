@@ -15,20 +15,34 @@
 //! 4. store the verified bytes in the cache so [`cached_target`] can serve
 //!    them when the network is unavailable.
 //!
+//! [`resolve_target`] is the policy callers use: a recent cached copy, else
+//! a refresh; the last verified (or the embedded) copy only when the
+//! repository cannot be reached. A repository that answers with metadata
+//! that fails verification is an error, not a reason to step back to an
+//! older trust root (that is how freeze and rollback attacks look).
+//!
+//! The cache directory is trusted storage, as in go-tuf and sigstore-go:
+//! its root and targets were verified when written and are not verified
+//! again. It is created readable by its owner only.
+//!
 //! The only crypto provider is aws-lc-rs (tough's own, and rustls's for
 //! HTTPS); `ring` is not in the dependency graph.
 //!
 //! ```no_run
-//! use signet_tuf::{default_cache_dir, fetch_target, cached_target, TufConfig};
+//! use signet_tuf::{default_cache_dir, resolve_target, Resolve, TufConfig};
 //!
 //! let base = TufConfig::public_good(std::path::PathBuf::new());
 //! let dir = default_cache_dir(&base.metadata_url).expect("no HOME");
 //! let config = TufConfig::public_good(dir);
-//! let bytes = match fetch_target(&config, "trusted_root.json") {
-//!     Ok(bytes) => bytes,
-//!     Err(_) => cached_target(&config, "trusted_root.json").expect("no cached copy"),
+//! let how = Resolve {
+//!     offline: false,
+//!     refresh_after: std::time::Duration::from_secs(24 * 3600),
+//!     embedded: b"{}",
 //! };
-//! # let _ = bytes;
+//! let resolved = resolve_target(&config, "trusted_root.json", &how).expect("refused");
+//! if let Some(e) = &resolved.unreachable {
+//!     eprintln!("warning: {e}; using an earlier copy");
+//! }
 //! ```
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -39,11 +53,13 @@ mod client;
 mod config;
 mod error;
 mod name;
+mod resolve;
 mod runtime;
 
 pub use client::{cached_target, cached_target_age, fetch_target, fetch_target_async};
 pub use config::{default_cache_dir, TufConfig, MAX_TARGET_SIZE};
 pub use error::TufError;
+pub use resolve::{resolve_target, Origin, Resolve, Resolved};
 
 /// Name of the Sigstore trusted root target.
 pub const TRUSTED_ROOT_TARGET: &str = "trusted_root.json";

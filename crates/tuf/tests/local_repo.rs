@@ -3,8 +3,10 @@
 mod support;
 
 use signet_tuf::{
-    cached_target, fetch_target, TufConfig, TufError, SIGNING_CONFIG_TARGET, TRUSTED_ROOT_TARGET,
+    cached_target, fetch_target, resolve_target, Origin, Resolve, TufConfig, TufError,
+    SIGNING_CONFIG_TARGET, TRUSTED_ROOT_TARGET,
 };
+use std::time::Duration;
 use support::{in_days, LocalRepo, RepoSpec, Server, TestKey, SIGNING_CONFIG, TRUSTED_ROOT};
 use tempfile::TempDir;
 
@@ -166,30 +168,36 @@ fn repository_signed_by_another_root_key_is_rejected() {
     drop(trusted.key);
 }
 
-#[test]
-fn metadata_rollback_is_rejected() {
-    // Same key and root; version 2 is fetched first, then a mirror serving
-    // version 1 is refused because the cache remembers version 2.
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let key = TestKey::generate(tmp.path(), "k.pk8");
-    let v2 = LocalRepo::build(&tmp.path().join("v2"), &{
+/// Two mirrors sharing one client cache: one at metadata version 2, one
+/// at version 1 signed by the same key and root, so that only the version
+/// check can refuse the second after the first.
+fn newer_then_older_mirror(dir: &std::path::Path) -> (TufConfig, TufConfig) {
+    let key = TestKey::generate(dir, "k.pk8");
+    let v2 = LocalRepo::build(&dir.join("v2"), &{
         let mut s = RepoSpec::new(&key);
         s.version = 2;
         s
     });
-    let v1 = LocalRepo::build(&tmp.path().join("v1"), &RepoSpec::new(&key));
-
-    let cache = tmp.path().join("cache");
+    let v1 = LocalRepo::build(&dir.join("v1"), &RepoSpec::new(&key));
+    let cache = dir.join("cache");
     let (m2, t2) = v2.file_urls();
-    let cfg2 = TufConfig::new(m2, t2, &cache, v2.leaked_root());
+    let (m1, t1) = v1.file_urls();
+    (
+        TufConfig::new(m2, t2, &cache, v2.leaked_root()),
+        TufConfig::new(m1, t1, &cache, v2.leaked_root()),
+    )
+}
+
+#[test]
+fn metadata_rollback_is_rejected() {
+    // Version 2 is fetched first, then a mirror serving version 1 is
+    // refused because the cache remembers version 2.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (cfg2, cfg1) = newer_then_older_mirror(tmp.path());
     assert_eq!(
         fetch_target(&cfg2, TRUSTED_ROOT_TARGET).expect("v2"),
         TRUSTED_ROOT
     );
-
-    // v1 is signed by the same key, so only the version check can stop it.
-    let (m1, t1) = v1.file_urls();
-    let cfg1 = TufConfig::new(m1, t1, &cache, v2.leaked_root());
     match fetch_target(&cfg1, TRUSTED_ROOT_TARGET) {
         Err(TufError::Rollback { role, .. }) => assert_eq!(role, "timestamp"),
         other => panic!("expected a rollback error, got {other:?}"),
@@ -295,5 +303,131 @@ fn https_uses_a_working_tls_stack() {
             assert!(!detail.contains("TLS configuration is invalid"), "{detail}");
         }
         other => panic!("expected a TLS/network error, got {other:?}"),
+    }
+}
+
+/// Resolution that always asks the repository (no cached copy is fresh).
+fn refresh_due(embedded: &[u8]) -> Resolve<'_> {
+    Resolve {
+        offline: false,
+        refresh_after: Duration::ZERO,
+        embedded,
+    }
+}
+
+#[test]
+fn an_unreachable_repository_falls_back_to_the_last_verified_copy_then_the_embedded_one() {
+    let fx = fixture(|_| {});
+    let server = Server::start(&fx.repo.dir);
+    let config = fx.http_config(&server);
+    let how = refresh_due(b"embedded");
+
+    let refreshed = resolve_target(&config, TRUSTED_ROOT_TARGET, &how).expect("refresh");
+    assert_eq!(
+        (refreshed.bytes.as_slice(), refreshed.origin),
+        (TRUSTED_ROOT, Origin::Refreshed)
+    );
+    assert!(refreshed.unreachable.is_none());
+    server.stop();
+
+    let cached = resolve_target(&config, TRUSTED_ROOT_TARGET, &how).expect("cached copy");
+    assert_eq!(
+        (cached.bytes.as_slice(), cached.origin),
+        (TRUSTED_ROOT, Origin::Cache)
+    );
+    assert!(matches!(cached.unreachable, Some(TufError::Network { .. })));
+
+    // Nothing verified yet for this target: the embedded copy, flagged.
+    let none = resolve_target(&config, SIGNING_CONFIG_TARGET, &how).expect("embedded copy");
+    assert_eq!(
+        (none.bytes.as_slice(), none.origin),
+        (&b"embedded"[..], Origin::Embedded)
+    );
+    assert!(matches!(none.unreachable, Some(TufError::Network { .. })));
+}
+
+#[test]
+fn a_refused_refresh_is_an_error_even_with_a_verified_copy_at_hand() {
+    // Rollback: a mirror serves version 1 after version 2 was verified.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (cfg2, cfg1) = newer_then_older_mirror(tmp.path());
+    let how = refresh_due(b"embedded");
+    resolve_target(&cfg2, TRUSTED_ROOT_TARGET, &how).expect("v2");
+    match resolve_target(&cfg1, TRUSTED_ROOT_TARGET, &how) {
+        Err(TufError::Rollback { .. }) => {}
+        other => panic!("expected the rollback to be refused, got {other:?}"),
+    }
+
+    // Metadata signed by a key the trusted root does not name.
+    let trusted = fixture(|_| {});
+    resolve_target(&trusted.file_config(), TRUSTED_ROOT_TARGET, &how).expect("trusted");
+    let other_key = TestKey::generate(tmp.path(), "other.pk8");
+    let other = LocalRepo::build(&tmp.path().join("other"), &RepoSpec::new(&other_key));
+    let server = Server::start(&other.dir);
+    match resolve_target(&trusted.http_config(&server), TRUSTED_ROOT_TARGET, &how) {
+        Err(e @ TufError::Signature { .. }) => assert!(!e.is_unreachable()),
+        other => panic!("expected a signature failure, got {other:?}"),
+    }
+
+    // Expired metadata, with nothing cached: not the embedded copy either.
+    let expired = fixture(|spec| spec.timestamp_expires = in_days(-1));
+    match resolve_target(&expired.file_config(), TRUSTED_ROOT_TARGET, &how) {
+        Err(TufError::Expired { role }) => assert_eq!(role, "timestamp"),
+        other => panic!("expected expired metadata to be refused, got {other:?}"),
+    }
+}
+
+#[test]
+fn offline_or_fresh_copies_are_used_without_asking_the_repository() {
+    let fx = fixture(|_| {});
+    let server = Server::start(&fx.repo.dir);
+    let config = fx.http_config(&server);
+    let offline = Resolve {
+        offline: true,
+        ..refresh_due(b"embedded")
+    };
+    // Offline before any refresh: the embedded copy, and no error.
+    let first = resolve_target(&config, TRUSTED_ROOT_TARGET, &offline).expect("offline");
+    assert_eq!(first.origin, Origin::Embedded);
+    assert!(first.unreachable.is_none());
+    assert!(
+        !fx.cache.join("metadata").exists(),
+        "offline touched the repository"
+    );
+
+    // A copy is fresh only if there is one: this refreshes.
+    let fresh = Resolve {
+        refresh_after: Duration::from_secs(3600),
+        ..refresh_due(b"embedded")
+    };
+    let got = resolve_target(&config, TRUSTED_ROOT_TARGET, &fresh).expect("refresh");
+    assert_eq!(got.origin, Origin::Refreshed);
+    server.stop();
+    for how in [fresh, offline] {
+        let got = resolve_target(&config, TRUSTED_ROOT_TARGET, &how).expect("cached");
+        assert_eq!(
+            (got.bytes.as_slice(), got.origin),
+            (TRUSTED_ROOT, Origin::Cache)
+        );
+        assert!(got.unreachable.is_none(), "{how:?} asked the repository");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_cache_is_created_for_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = fixture(|_| {});
+    fetch_target(&fx.file_config(), TRUSTED_ROOT_TARGET).expect("fetch");
+    for dir in [
+        &fx.cache,
+        &fx.cache.join("metadata"),
+        &fx.cache.join("targets"),
+    ] {
+        let mode = std::fs::metadata(dir)
+            .expect("cache dir")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{} is {mode:o}", dir.display());
     }
 }
