@@ -27,6 +27,9 @@ pub struct ServeArgs {
     #[arg(long, requires = "cert_chain")]
     key: Option<PathBuf>,
     /// Certificate chain (PEM, signing certificate first); needs --key.
+    /// At start a test timestamp must verify as clients would verify it
+    /// (critical extendedKeyUsage of only timeStamping, certificates
+    /// valid now, each issued by the next), or the server does not start.
     #[arg(long, requires = "key")]
     cert_chain: Option<PathBuf>,
     /// TSA policy OID written into every TSTInfo.

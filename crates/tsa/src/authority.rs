@@ -23,8 +23,8 @@ use x509_cert::attr::Attribute;
 use x509_cert::Certificate;
 
 use crate::asn1::{
-    EssCertIdV2, PkiStatusInfo, SigningCertificateV2, TimeStampReq, TimeStampResp, TstInfo,
-    ID_AA_SIGNING_CERTIFICATE_V2, ID_CONTENT_TYPE, ID_CT_TST_INFO, ID_ECDSA_WITH_SHA256,
+    EssCertIdV2, MessageImprint, PkiStatusInfo, SigningCertificateV2, TimeStampReq, TimeStampResp,
+    TstInfo, ID_AA_SIGNING_CERTIFICATE_V2, ID_CONTENT_TYPE, ID_CT_TST_INFO, ID_ECDSA_WITH_SHA256,
     ID_MESSAGE_DIGEST, ID_SHA256, ID_SHA384, ID_SHA512, ID_SIGNED_DATA,
 };
 
@@ -50,6 +50,11 @@ pub enum TsaError {
     KeyCertMismatch,
     #[error("the clock is before 1970 or past 9999")]
     Clock,
+    /// A timestamp issued at start-up does not verify as clients would
+    /// verify it (wrong extendedKeyUsage, an expired certificate, a chain
+    /// that does not link up, …).
+    #[error("a test timestamp from this key and chain does not verify: {0}")]
+    SelfCheck(String),
 }
 
 /// RFC 3161 `PKIFailureInfo` bits the authority reports.
@@ -138,6 +143,9 @@ pub struct TimestampAuthorityService {
     chain: Vec<Certificate>,
     /// SHA-256 of the signing certificate's DER (for ESS).
     leaf_hash: Vec<u8>,
+    /// The signing certificate's notBefore and notAfter (unix seconds):
+    /// no timestamp is issued outside them.
+    leaf_validity: (i64, i64),
     policy: ObjectIdentifier,
 }
 
@@ -195,13 +203,58 @@ impl TimestampAuthorityService {
         if leaf_spki != signer.public_key().spki_der() {
             return Err(TsaError::KeyCertMismatch);
         }
-        let leaf_hash = signet_crypto::sha256(&leaf.to_der()?).to_vec();
+        let leaf_der = leaf.to_der()?;
+        let parsed = signet_pki::cert::Certificate::from_der(&leaf_der)
+            .map_err(|e| TsaError::SelfCheck(format!("unusable signing certificate: {e}")))?;
+        let leaf_hash = signet_crypto::sha256(&leaf_der).to_vec();
         Ok(TimestampAuthorityService {
             signer,
             chain,
             leaf_hash,
+            leaf_validity: (parsed.not_before(), parsed.not_after()),
             policy,
         })
+    }
+
+    /// Issues a timestamp at `now_unix` and verifies it as a client
+    /// trusting this authority's chain would (signature, a critical
+    /// extendedKeyUsage of exactly timeStamping, every certificate valid
+    /// then, each issued by the next up to a self-signed root), so that a
+    /// key and chain clients would refuse fail at start-up, not in their
+    /// hands.
+    pub fn self_check(&self, now_unix: u64) -> Result<(), TsaError> {
+        const PROBE: &[u8] = b"signet-tsa start-up self-check";
+        let request = TimeStampReq {
+            version: 1,
+            message_imprint: MessageImprint {
+                hash_algorithm: AlgorithmIdentifierOwned {
+                    oid: ID_SHA256,
+                    parameters: None,
+                },
+                hashed_message: OctetString::new(signet_crypto::sha256(PROBE).to_vec())?,
+            },
+            req_policy: None,
+            nonce: None,
+            cert_req: false,
+            extensions: None,
+        }
+        .to_der()?;
+        let der = match self.respond(&request, now_unix)? {
+            Reply::Granted(der) => der,
+            Reply::Rejected { message, .. } => return Err(TsaError::SelfCheck(message)),
+        };
+        let chain = self
+            .chain
+            .iter()
+            .map(|c| {
+                signet_pki::cert::Certificate::from_der(&c.to_der()?)
+                    .map_err(|e| TsaError::SelfCheck(format!("unusable certificate: {e}")))
+            })
+            .collect::<Result<Vec<_>, TsaError>>()?;
+        let authority = signet_pki::timestamp::TimestampAuthority::new(chain, None, None);
+        signet_pki::timestamp::verify_timestamp(&der, PROBE, &[authority])
+            .map(|_| ())
+            .map_err(|e| TsaError::SelfCheck(e.to_string()))
     }
 
     /// The chain, signing certificate first.
@@ -225,6 +278,16 @@ impl TimestampAuthorityService {
                 der,
             })
         };
+        let (not_before, not_after) = self.leaf_validity;
+        let now = i64::try_from(now_unix).unwrap_or(i64::MAX);
+        if now < not_before || now > not_after {
+            // A clock outside the certificate's life (or an expired
+            // certificate): such a token would not verify anywhere.
+            return reject(
+                FailInfo::SystemFailure,
+                "the authority's signing certificate is not valid at this time".into(),
+            );
+        }
         let request = match TimeStampReq::from_der(request_der) {
             Ok(r) => r,
             Err(e) => {
@@ -251,7 +314,9 @@ impl TimestampAuthorityService {
             );
         };
         if let Some(params) = &imprint.hash_algorithm.parameters {
-            if params.tag() != Tag::Null {
+            // NULL has no content; anything else would be echoed into
+            // the signed TSTInfo as invalid DER.
+            if params.tag() != Tag::Null || !params.value().is_empty() {
                 return reject(
                     FailInfo::BadAlg,
                     "hash algorithm parameters must be absent or NULL".into(),
@@ -397,6 +462,131 @@ mod tests {
                 mutated.truncate(at);
             }
             let _ = tsa.respond(&mutated, 1_700_000_100).unwrap();
+        }
+    }
+
+    const NOW: i64 = 1_700_000_000;
+
+    fn service(chain: Vec<Certificate>, signer: FileSigner) -> TimestampAuthorityService {
+        TimestampAuthorityService::new(signer, chain, crate::DEFAULT_POLICY_OID).unwrap()
+    }
+
+    /// A generated chain whose TSA certificate is edited, then signed
+    /// again by the generated root.
+    fn edited_leaf(edit: impl FnOnce(&mut x509_cert::TbsCertificate)) -> TimestampAuthorityService {
+        let g = crate::keys::generate(NOW).unwrap();
+        let root = FileSigner::from_pkcs8_der(&g.root_pkcs8).unwrap();
+        let mut tbs = g.chain[0].tbs_certificate.clone();
+        edit(&mut tbs);
+        let leaf = signet_ca::certgen::sign_certificate(tbs, &root).unwrap();
+        let chain = vec![Certificate::from_der(&leaf).unwrap(), g.chain[1].clone()];
+        service(chain, g.signer)
+    }
+
+    fn self_check_error(tsa: &TimestampAuthorityService, at: i64) -> String {
+        match tsa.self_check(at as u64) {
+            Err(TsaError::SelfCheck(why)) => why,
+            other => panic!("expected the self-check to fail, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_usable_key_and_chain_pass_the_self_check() {
+        let g = crate::keys::generate(NOW).unwrap();
+        service(g.chain, g.signer).self_check(NOW as u64).unwrap();
+        // Still after editing nothing (the edit helper itself is sound).
+        edited_leaf(|_| {}).self_check(NOW as u64).unwrap();
+    }
+
+    #[test]
+    fn a_chain_clients_would_refuse_fails_the_self_check() {
+        const EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+        let set_eku = |critical: bool, oids: Vec<ObjectIdentifier>| {
+            move |tbs: &mut x509_cert::TbsCertificate| {
+                for ext in tbs.extensions.iter_mut().flatten() {
+                    if ext.extn_id == EKU {
+                        ext.critical = critical;
+                        ext.extn_value = OctetString::new(
+                            x509_cert::ext::pkix::ExtendedKeyUsage(oids.clone())
+                                .to_der()
+                                .unwrap(),
+                        )
+                        .unwrap();
+                    }
+                }
+            }
+        };
+        let timestamping = const_oid::db::rfc5280::ID_KP_TIME_STAMPING;
+        let code_signing = const_oid::db::rfc5280::ID_KP_CODE_SIGNING;
+
+        let why = self_check_error(&edited_leaf(set_eku(false, vec![timestamping])), NOW);
+        assert!(why.contains("critical"), "{why}");
+        let why = self_check_error(
+            &edited_leaf(set_eku(true, vec![timestamping, code_signing])),
+            NOW,
+        );
+        assert!(why.contains("timeStamping"), "{why}");
+
+        // The TSA certificate is not issued by the chain's next one.
+        let g = crate::keys::generate(NOW).unwrap();
+        let other = crate::keys::generate(NOW).unwrap();
+        let chain = vec![g.chain[0].clone(), other.chain[1].clone()];
+        let why = self_check_error(&service(chain, g.signer), NOW);
+        assert!(why.contains("does not chain"), "{why}");
+    }
+
+    #[test]
+    fn no_timestamp_outside_the_signing_certificate_validity() {
+        let g = crate::keys::generate(NOW).unwrap();
+        let tsa = service(g.chain, g.signer);
+        let request = signet_sign::tsa::build_request(b"sig", &[7; 8])
+            .unwrap()
+            .der;
+        let after = NOW + crate::keys::VALIDITY_SECS + 1;
+        let before = NOW - crate::keys::BACKDATE_SECS - 1;
+        for at in [after, before, 0] {
+            match tsa.respond(&request, at as u64).unwrap() {
+                Reply::Rejected { fail_info, .. } => assert_eq!(fail_info, FailInfo::SystemFailure),
+                Reply::Granted(_) => panic!("stamped at {at}, outside the certificate"),
+            }
+        }
+        let why = self_check_error(&tsa, after);
+        assert!(why.contains("not valid at this time"), "{why}");
+    }
+
+    #[test]
+    fn null_hash_parameters_must_be_empty() {
+        let g = crate::keys::generate(NOW).unwrap();
+        let tsa = service(g.chain, g.signer);
+        let request = |parameters: Option<Any>| {
+            TimeStampReq {
+                version: 1,
+                message_imprint: MessageImprint {
+                    hash_algorithm: AlgorithmIdentifierOwned {
+                        oid: ID_SHA256,
+                        parameters,
+                    },
+                    hashed_message: OctetString::new(vec![0; 32]).unwrap(),
+                },
+                req_policy: None,
+                nonce: None,
+                cert_req: false,
+                extensions: None,
+            }
+            .to_der()
+            .unwrap()
+        };
+        let at = NOW as u64;
+        for ok in [None, Some(Any::from(der::asn1::Null))] {
+            assert!(matches!(
+                tsa.respond(&request(ok), at).unwrap(),
+                Reply::Granted(_)
+            ));
+        }
+        let null_with_content = Any::new(Tag::Null, vec![0]).unwrap();
+        match tsa.respond(&request(Some(null_with_content)), at).unwrap() {
+            Reply::Rejected { fail_info, .. } => assert_eq!(fail_info, FailInfo::BadAlg),
+            Reply::Granted(_) => panic!("a NULL with content was accepted"),
         }
     }
 

@@ -186,11 +186,9 @@ pub fn load_authority(
         }
         KeySource::Files { key, chain } => keys::load(key, chain)?,
     };
-    Ok(TimestampAuthorityService::new(
-        material.signer,
-        material.chain,
-        policy,
-    )?)
+    let tsa = TimestampAuthorityService::new(material.signer, material.chain, policy)?;
+    tsa.self_check(unix_now())?;
+    Ok(tsa)
 }
 
 /// Loads the keys, binds, writes the trust pieces, and serves until
