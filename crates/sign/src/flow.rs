@@ -213,13 +213,7 @@ impl SigningContext {
                 })?;
                 ephemeral = InMemorySigner::generate_p256()?;
                 let issued = ca.signing_certificate(&ephemeral, token)?;
-                // The result must be certified for the token's issuer;
-                // the SAN is whatever the CA derived from the token.
-                let any = Matcher::regex("^").map_err(|e| SignError::Other(e.to_string()))?;
-                let policy = SignerPolicy::Identity(IdentityPolicy::new(
-                    any,
-                    Matcher::exact(token.issuer.clone()),
-                ));
+                let policy = SignerPolicy::Identity(certified_for(token)?);
                 (&ephemeral, SignerMaterial::Certificate(issued.leaf), policy)
             }
             Identity::Key(signer) => {
@@ -333,9 +327,71 @@ fn first_sha256_subject(statement: &Statement) -> Result<[u8; 32], SignError> {
         })
 }
 
+/// What the certificate for `token` must say: issued for the token's
+/// issuer or its federated upstream (see
+/// [`IdentityToken::certificate_issuers`]); any SAN, since that is
+/// whatever the CA derived from the token.
+fn certified_for(token: &IdentityToken) -> Result<IdentityPolicy, SignError> {
+    let regex =
+        |pattern: &str| Matcher::regex(pattern).map_err(|e| SignError::Other(e.to_string()));
+    let issuers: Vec<String> = token.certificate_issuers().map(regex::escape).collect();
+    Ok(IdentityPolicy::new(
+        regex("^")?,
+        regex(&format!("^(?:{})$", issuers.join("|")))?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_certificate_may_name_the_token_issuer_or_its_federated_upstream() {
+        use base64::Engine;
+        let token = |claims: serde_json::Value| {
+            let part = |v: &serde_json::Value| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+            };
+            let jwt = format!(
+                "{}.{}.sig",
+                part(&serde_json::json!({"alg": "none"})),
+                part(&claims)
+            );
+            IdentityToken::parse(&jwt).unwrap()
+        };
+        let identity = |issuer: &str| signet_pki::fulcio::FulcioIdentity {
+            san: vec![signet_pki::fulcio::SubjectAltName::Email(
+                "a@example.com".into(),
+            )],
+            issuer: Some(issuer.into()),
+            extensions: Default::default(),
+        };
+        let dex = token(serde_json::json!({
+            "iss": "https://oauth2.sigstore.dev/auth", "sub": "x",
+            "federated_claims": {"connector_id": "https://github.com/login/oauth", "user_id": "1"}
+        }));
+        let policy = certified_for(&dex).unwrap();
+        policy
+            .check(&identity("https://oauth2.sigstore.dev/auth"))
+            .unwrap();
+        policy
+            .check(&identity("https://github.com/login/oauth"))
+            .unwrap();
+        for other in [
+            "https://accounts.google.com",
+            "https://github.com/login/oauthX",
+            "https://github_com/login/oauth",
+        ] {
+            assert!(policy.check(&identity(other)).is_err(), "{other} accepted");
+        }
+
+        let plain = certified_for(&token(
+            serde_json::json!({"iss": "https://a.example", "sub": "x"}),
+        ))
+        .unwrap();
+        plain.check(&identity("https://a.example")).unwrap();
+        assert!(plain.check(&identity("https://a_example")).is_err());
+    }
 
     fn config(json: serde_json::Value) -> SigningConfig {
         SigningConfig::from_json(json.to_string().as_bytes()).unwrap()

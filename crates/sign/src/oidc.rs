@@ -32,6 +32,10 @@ pub struct IdentityToken {
     pub audience: Vec<String>,
     /// The `nonce` of a token from an interactive sign-in.
     pub nonce: Option<String>,
+    /// `federated_claims.connector_id`: the upstream provider behind a
+    /// federating one (Sigstore's Dex at oauth2.sigstore.dev), which is
+    /// what public Fulcio records as the certificate's issuer.
+    pub federated_issuer: Option<String>,
 }
 
 impl std::fmt::Debug for IdentityToken {
@@ -41,6 +45,7 @@ impl std::fmt::Debug for IdentityToken {
             .field("subject", &self.subject)
             .field("email", &self.email)
             .field("expires", &self.expires)
+            .field("federated_issuer", &self.federated_issuer)
             .finish_non_exhaustive()
     }
 }
@@ -53,6 +58,12 @@ struct Claims {
     exp: Option<serde_json::Number>,
     aud: Option<Audience>,
     nonce: Option<String>,
+    federated_claims: Option<FederatedClaims>,
+}
+
+#[derive(serde::Deserialize)]
+struct FederatedClaims {
+    connector_id: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -93,13 +104,20 @@ impl IdentityToken {
             issuer,
             subject,
             email: claims.email,
-            expires: claims.exp.and_then(|n| n.as_f64()).map(|f| f as i64),
+            // NumericDate may have a fraction (RFC 7519 §2); one out of
+            // any plausible range is treated as no expiry claim (Fulcio
+            // refuses such a token itself).
+            expires: claims.exp.and_then(|n| {
+                n.as_i64()
+                    .or_else(|| n.as_f64().filter(|f| f.abs() < 1e15).map(|f| f as i64))
+            }),
             audience: match claims.aud {
                 None => Vec::new(),
                 Some(Audience::One(a)) => vec![a],
                 Some(Audience::Many(a)) => a,
             },
             nonce: claims.nonce,
+            federated_issuer: claims.federated_claims.and_then(|f| f.connector_id),
         })
     }
 
@@ -114,6 +132,13 @@ impl IdentityToken {
         self.email.as_deref().unwrap_or(&self.subject)
     }
 
+    /// The issuers a certificate for this token may name: `iss`, and the
+    /// federated upstream provider if there is one (public Fulcio records
+    /// that one for Dex tokens; a CA without such a rule records `iss`).
+    pub fn certificate_issuers(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.issuer.as_str()).chain(self.federated_issuer.as_deref())
+    }
+
     /// Fails if the token has expired at `now` (unix seconds): Fulcio would
     /// refuse it, and saying so here is clearer.
     pub fn check_fresh(&self, now: i64) -> Result<(), SignError> {
@@ -121,7 +146,7 @@ impl IdentityToken {
             Some(exp) if exp < now => Err(SignError::Token(format!(
                 "the identity token of {} expired {} seconds ago; get a fresh one",
                 self.issuer,
-                now - exp
+                now.saturating_sub(exp)
             ))),
             _ => Ok(()),
         }
@@ -224,6 +249,46 @@ pub(crate) mod tests {
         fn var(&self, name: &str) -> Option<String> {
             self.0.get(name).cloned()
         }
+    }
+
+    #[test]
+    fn federated_issuer_and_odd_expiry_claims() {
+        let t = IdentityToken::parse(&jwt(&serde_json::json!({
+            "iss": "https://oauth2.sigstore.dev/auth", "sub": "x",
+            "federated_claims": {"connector_id": "https://github.com/login/oauth"}
+        })))
+        .unwrap();
+        assert_eq!(
+            t.certificate_issuers().collect::<Vec<_>>(),
+            [
+                "https://oauth2.sigstore.dev/auth",
+                "https://github.com/login/oauth"
+            ]
+        );
+        let wrong_type = jwt(&serde_json::json!({
+            "iss": "i", "sub": "s", "federated_claims": {"connector_id": 7}
+        }));
+        assert!(IdentityToken::parse(&wrong_type).is_err());
+
+        // Far-off, fractional and extreme expiries neither panic nor wrap.
+        for (exp, expected) in [
+            (serde_json::json!(-1e300), None),
+            (serde_json::json!(2000000000.5), Some(2_000_000_000)),
+            (serde_json::json!(i64::MIN), Some(i64::MIN)),
+        ] {
+            let t = IdentityToken::parse(&jwt(
+                &serde_json::json!({"iss": "i", "sub": "s", "exp": exp}),
+            ))
+            .unwrap();
+            assert_eq!(t.expires, expected);
+            let _ = t.check_fresh(i64::MAX);
+        }
+        let t = IdentityToken::parse(&jwt(
+            &serde_json::json!({"iss": "i", "sub": "s", "exp": i64::MIN}),
+        ))
+        .unwrap();
+        let err = t.check_fresh(1_800_000_000).unwrap_err().to_string();
+        assert!(err.contains(&i64::MAX.to_string()), "{err}");
     }
 
     #[test]
