@@ -122,6 +122,9 @@ pub struct HashOutput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TransparencyLogEntry {
+    /// protojson omits a zero int64, so an absent index is index 0 (as in
+    /// every protobuf JSON reader).
+    #[serde(default)]
     pub log_index: Int64,
     pub log_id: LogId,
     pub kind_version: KindVersion,
@@ -157,6 +160,9 @@ pub struct InclusionPromise {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InclusionProof {
+    /// Absent means 0 (see [`TransparencyLogEntry::log_index`]): the first
+    /// entry of a log or of a Rekor shard.
+    #[serde(default)]
     pub log_index: Int64,
     pub root_hash: Base64,
     pub tree_size: Int64,
@@ -338,6 +344,34 @@ mod tests {
             seen += 1;
         }
         assert!(seen >= 20, "only {seen} positive cases found");
+    }
+
+    #[test]
+    fn an_omitted_zero_log_index_reads_as_zero() {
+        // As protojson (sigstore-go, cosign) writes the first entry of a
+        // shard: no "logIndex" in the inclusion proof.
+        let raw = conformance("intoto-with-custom-trust-root");
+        let bundle = Bundle::from_json(&raw).unwrap();
+        let mut json: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+        let entry = &mut json["verificationMaterial"]["tlogEntries"][0];
+        assert_eq!(entry["inclusionProof"]["logIndex"], "0");
+        entry["inclusionProof"]
+            .as_object_mut()
+            .unwrap()
+            .remove("logIndex");
+        let omitted = Bundle::from_json(json.to_string().as_bytes()).unwrap();
+        assert_eq!(omitted, bundle);
+
+        // And a whole entry at index 0.
+        json["verificationMaterial"]["tlogEntries"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("logIndex");
+        let bundle = Bundle::from_json(json.to_string().as_bytes()).unwrap();
+        assert_eq!(
+            bundle.verification_material.tlog_entries[0].log_index,
+            Int64(0)
+        );
     }
 
     #[test]
