@@ -270,6 +270,15 @@ impl SigningContext {
         }
 
         // Log it.
+        let key_details = || {
+            signer.key_details().ok_or_else(|| {
+                SignError::Config(
+                    "Rekor v2 logs only keys Sigstore names (ECDSA P-256/384/521, Ed25519, \
+                     RSA of 2048, 3072 or 4096 bits); use a Rekor v1 log for this key"
+                        .into(),
+                )
+            })
+        };
         let mut entries = Vec::with_capacity(self.rekors.len());
         for log in &self.rekors {
             let request = match (&signed, log.major_version()) {
@@ -281,7 +290,7 @@ impl SigningContext {
                         sha256,
                         signature,
                         verifier_der,
-                        signer.key_details(),
+                        key_details()?,
                     )
                 }
                 (SignedContent::Dsse(envelope), 1) => rekor::dsse_v001(envelope, verifier_der)?,
@@ -289,7 +298,7 @@ impl SigningContext {
                     &signet_crypto::sha256(&envelope.pae()),
                     signed.signature(),
                     verifier_der,
-                    signer.key_details(),
+                    key_details()?,
                 ),
             };
             entries.push(log.create_entry(&request)?);

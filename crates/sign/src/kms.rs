@@ -539,8 +539,8 @@ impl Signer for AwsKmsSigner {
         self.public.clone()
     }
 
-    fn key_details(&self) -> &'static str {
-        self.details
+    fn key_details(&self) -> Option<&'static str> {
+        Some(self.details)
     }
 
     fn sign_prehashed(&self, sha256_digest: &[u8; 32]) -> Result<Vec<u8>, SignError> {

@@ -604,8 +604,8 @@ impl Signer for Pkcs11Signer {
         self.key.public_key().clone()
     }
 
-    fn key_details(&self) -> &'static str {
-        "PKIX_ECDSA_P256_SHA_256"
+    fn key_details(&self) -> Option<&'static str> {
+        Some("PKIX_ECDSA_P256_SHA_256")
     }
 
     fn sign_prehashed(&self, sha256_digest: &[u8; 32]) -> Result<Vec<u8>, SignError> {

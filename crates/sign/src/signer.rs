@@ -27,8 +27,10 @@ pub trait Signer: Send + Sync {
     fn public_key(&self) -> PublicKey;
 
     /// The protobuf-specs `PublicKeyDetails` name of the key and scheme
-    /// (Rekor v2 entries name it), e.g. `PKIX_ECDSA_P256_SHA_256`.
-    fn key_details(&self) -> &'static str;
+    /// (Rekor v2 entries name it), e.g. `PKIX_ECDSA_P256_SHA_256`; `None`
+    /// for a key Sigstore has no name for (RSA other than 2048, 3072 or
+    /// 4096 bits), which Rekor v1 can still log.
+    fn key_details(&self) -> Option<&'static str>;
 
     /// Signs a SHA-256 digest: DER ECDSA, or PKCS#1 v1.5 for RSA.
     fn sign_prehashed(&self, sha256_digest: &[u8; 32]) -> Result<Vec<u8>, SignError>;
@@ -131,15 +133,9 @@ impl Signer for InMemorySigner {
         self.public.clone()
     }
 
-    fn key_details(&self) -> &'static str {
-        match &self.key {
-            Key::EcdsaP256(_) => "PKIX_ECDSA_P256_SHA_256",
-            Key::Rsa(pair) => match pair.public_modulus_len() * 8 {
-                0..=2048 => "PKIX_RSA_PKCS1V15_2048_SHA256",
-                2049..=3072 => "PKIX_RSA_PKCS1V15_3072_SHA256",
-                _ => "PKIX_RSA_PKCS1V15_4096_SHA256",
-            },
-        }
+    fn key_details(&self) -> Option<&'static str> {
+        // Both key types sign SHA-256 digests, their default scheme.
+        self.public.key_details()
     }
 
     fn sign_prehashed(&self, sha256_digest: &[u8; 32]) -> Result<Vec<u8>, SignError> {
@@ -194,7 +190,16 @@ mod tests {
             .unwrap();
         key.verify(b"hello", &sig).unwrap();
         assert!(key.verify(b"hellO", &sig).is_err());
-        assert_eq!(signer.key_details(), "PKIX_ECDSA_P256_SHA_256");
+        assert_eq!(signer.key_details(), Some("PKIX_ECDSA_P256_SHA_256"));
+    }
+
+    #[test]
+    fn rsa_key_details_are_named_by_modulus_size() {
+        use aws_lc_rs::encoding::AsDer;
+        let pair = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair).unwrap();
+        let signer = InMemorySigner::from_pkcs8(der.as_ref()).unwrap();
+        assert_eq!(signer.key_details(), Some("PKIX_RSA_PKCS1V15_2048_SHA256"));
     }
 
     #[test]
