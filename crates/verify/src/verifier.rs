@@ -273,7 +273,9 @@ impl Verifier {
             };
             let scts = sct::verify_embedded_scts(leaf, &chain.issuer, &self.trust.ctlogs)
                 .map_err(|e| VerifyError::new(Check::Sct, e.to_string()))?;
-            let ct_logs = distinct(scts.iter().map(|s| s.log_index));
+            // By log ID, not trust-root entry: one log may be listed once
+            // per validity window.
+            let ct_logs = distinct(scts.iter().map(|s| s.sct.log_id));
             if ct_logs < self.options.sct_threshold {
                 return fail(
                     Check::Sct,

@@ -928,6 +928,25 @@ fn two_scts_from_one_ct_log_do_not_meet_an_sct_threshold_of_two() {
     assert_fails_because(&world, Check::Sct, "1 distinct CT logs");
 }
 
+/// A trust root may list one CT log twice (a window each, as for a key
+/// rotation); SCTs that land in the two windows are still one log's word.
+#[test]
+fn one_ct_log_listed_twice_is_still_one_ct_log() {
+    let mut world = Spec {
+        sct: SctMode::TwiceFromOneLog,
+        ..Spec::new(Kind::Message)
+    }
+    .build();
+    let mut second = world.trusted_root.ctlogs[0].clone();
+    let first = &mut world.trusted_root.ctlogs[0];
+    first.public_key.valid_for = signet_testkit::range((Some(TRUST_START), Some(LEAF_NOT_BEFORE)));
+    second.public_key.valid_for = signet_testkit::range((Some(LEAF_NOT_BEFORE + 1), None));
+    world.trusted_root.ctlogs.push(second);
+    assert_verifies(&world);
+    world.options.sct_threshold = 2;
+    assert_fails_because(&world, Check::Sct, "1 distinct CT logs");
+}
+
 #[test]
 fn unsigned_entry_index_other_than_the_proven_one_fails_inclusion_proof() {
     let mut world = Spec {

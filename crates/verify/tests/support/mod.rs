@@ -485,8 +485,9 @@ fn leaf(spec: &Spec, ca: &Ca, ct_key: &Key, leaf_key: &Key) -> Vec<u8> {
                     let t = u64::try_from(LEAF_NOT_BEFORE).expect("time") * 1000 + ms;
                     signet_testkit::sct_list(&ct_key.log_id(), ct_key, issuer_spki, &precert_tbs, t)
                 };
-                // Two one-SCT lists merged: the list length, then both SCTs.
-                let (first, second) = (at(123), at(456));
+                // Two one-SCT lists merged: the list length, then both SCTs
+                // (a second apart, so that trust-root windows can split them).
+                let (first, second) = (at(123), at(1_456));
                 let inner = [&first[2..], &second[2..]].concat();
                 let mut list = u16::try_from(inner.len())
                     .expect("list")
