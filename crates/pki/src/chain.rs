@@ -441,7 +441,9 @@ impl ChainVerifier {
 }
 
 /// The checks on the leaf alone.
-fn check_leaf(leaf: &Certificate, at: i64, purpose: Purpose) -> Result<(), ChainError> {
+/// The leaf's own part of [`ChainVerifier::verify`] (everything but its
+/// issuer); also what a pinned timestamping certificate must pass.
+pub(crate) fn check_leaf(leaf: &Certificate, at: i64, purpose: Purpose) -> Result<(), ChainError> {
     if leaf.is_ca() {
         return Err(ChainError::LeafIsCa);
     }

@@ -31,7 +31,9 @@
 //!    the signer *is* that first certificate, else the whole chain: with a
 //!    trust root that lists the TSA leaf first (as Sigstore's do), an embedded
 //!    certificate other than that leaf is therefore never accepted. An
-//!    authority listing only its signing certificate pins it (no chain).
+//!    authority listing only its signing certificate pins it (no chain; the
+//!    certificate must still pass the leaf checks: not a CA, no unknown
+//!    critical extension, keyUsage digitalSignature).
 //!
 //! Certificates embedded in the token never add trust: only the one the `sid`
 //! names is used, as the signer candidate.
@@ -532,9 +534,11 @@ impl TimestampToken {
             });
         }
         // An authority that lists only its signing certificate pins it; there
-        // is no chain to check.
+        // is no chain to check, but it must still be a signing certificate
+        // (not a CA, no unknown critical extension, digitalSignature).
         if ca_chain.is_empty() {
-            return Ok(());
+            return crate::chain::check_leaf(signer, time, Purpose::TimeStamping)
+                .map_err(TimestampError::Chain);
         }
         ca_verifier
             .verify(signer, &[], time, Purpose::TimeStamping)
@@ -1488,6 +1492,43 @@ mod tests {
         let pinned = TimestampAuthority::new(vec![pki.tsa.clone()], None, None);
         let der = mint(&pki, &Spec::default()).der;
         verify_timestamp(&der, SIGNED, &[pinned]).unwrap();
+    }
+
+    #[test]
+    fn a_pinned_certificate_must_still_be_a_signing_certificate() {
+        let pki = pki();
+        let pinned_with = |exts: Vec<Extension>| {
+            let tsa = tsa_cert(&pki.tsa_key, &pki.root_key, exts, NB, NA);
+            TimestampAuthority::new(vec![tsa], None, None)
+        };
+        // No certificate in the token: the signer is the pinned one (the
+        // ESS attribute would name the original certificate, so none).
+        let der = mint(
+            &pki,
+            &Spec {
+                embed: false,
+                ess: Ess::None,
+                ..Spec::default()
+            },
+        )
+        .der;
+        let good = pinned_with(tsa_exts(&[testutil::TIME_STAMPING], true));
+        verify_timestamp(&der, SIGNED, &[good]).unwrap();
+        // The same certificate, but a CA.
+        let mut ca = tsa_exts(&[testutil::TIME_STAMPING], true);
+        ca.push(testutil::basic_constraints(true, None));
+        // No keyUsage at all.
+        let mut no_ku = tsa_exts(&[testutil::TIME_STAMPING], true);
+        no_ku.remove(0);
+        for (exts, expected) in [
+            (ca, ChainError::LeafIsCa),
+            (no_ku, ChainError::MissingKeyUsage),
+        ] {
+            assert_eq!(
+                only_failure(verify_timestamp(&der, SIGNED, &[pinned_with(exts)])),
+                TimestampError::Chain(expected)
+            );
+        }
     }
 
     #[test]
