@@ -99,6 +99,17 @@ async fn submit(log: &RunningLog, body: Vec<u8>) -> Value {
     serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap()
 }
 
+async fn get_text(url: String) -> String {
+    client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 async fn get_json(url: String) -> Value {
     let resp = client().get(url).send().await.unwrap();
     serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap()
@@ -184,12 +195,28 @@ async fn fake_log(log_info: Value, checkpoint: String) -> String {
                 async move { c }
             }),
         );
+    serve_app(app).await
+}
+
+/// Serves `app` on a fresh loopback port; its base URL.
+async fn serve_app(app: Router) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
     format!("http://{addr}")
+}
+
+/// Forwards a GET of `path_and_query` to the log at `real`.
+async fn forward(real: &str, path_and_query: &str) -> (axum::http::StatusCode, Vec<u8>) {
+    let resp = client()
+        .get(format!("{real}{path_and_query}"))
+        .send()
+        .await
+        .unwrap();
+    let status = axum::http::StatusCode::from_u16(resp.status().as_u16()).unwrap();
+    (status, resp.bytes().await.unwrap().to_vec())
 }
 
 /// A webhook receiver: every POSTed JSON body, in order.
@@ -208,12 +235,7 @@ async fn webhook() -> (String, Arc<Mutex<Vec<Value>>>) {
             }
         }),
     );
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}/hook"), got)
+    (format!("{}/hook", serve_app(app).await), got)
 }
 
 // ----- tests ---------------------------------------------------------------
@@ -340,17 +362,15 @@ async fn detects_a_forked_log() {
     }
 
     // A rollback: the state is still at size 3; a log of size 1 under the
-    // same key is a tree that shrank.
+    // same key must prove its tree a prefix of the saved one, and cannot.
     let c = serve(&dir.path().join("c"), Some(&key), "fork.test", &[]).await;
     grow(&c, 1, "small").await;
     let state_path = dir.path().join("state-false.json");
-    let r = poll(&monitor_config(&url(&c), policy(&c), &state_path)).await;
-    assert_eq!(kinds(&r), [AlertKind::Inconsistent]);
-    assert!(
-        r.alerts[0].message.contains("shrank"),
-        "{}",
-        r.alerts[0].message
-    );
+    let good = saved(&state_path);
+    let config = monitor_config(&url(&c), policy(&c), &state_path);
+    let err = Monitor::new(config).unwrap().poll().await.unwrap_err();
+    assert!(err.to_string().contains("proof"), "{err}");
+    assert_eq!(saved(&state_path), good);
     b.stop().await.unwrap();
     c.stop().await.unwrap();
 }
@@ -374,14 +394,7 @@ async fn detects_bad_checkpoint_signatures() {
 
     // A note signed by another key under the same name.
     let other = serve(&dir.path().join("other"), None, "sig.test", &[]).await;
-    let stranger = client()
-        .get(format!("{}/checkpoint", url(&other)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let stranger = get_text(format!("{}/checkpoint", url(&other))).await;
 
     for (bad, why) in [
         (tampered.as_str(), "does not verify"),
@@ -541,14 +554,7 @@ async fn witness_cosignatures_are_required() {
     let v2 = CosignatureVerifier::new("w2", signet_crypto::PublicKey::from_pem(&w2_pem).unwrap())
         .unwrap();
     let info: Value = get_json(format!("{}/api/v1/log", url(&log))).await;
-    let checkpoint = client()
-        .get(format!("{}/checkpoint", url(&log)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let checkpoint = get_text(format!("{}/checkpoint", url(&log))).await;
     let entry = resp.as_object().unwrap().values().next().unwrap();
     for note in [
         info["signedTreeHead"].as_str().unwrap(),
@@ -615,8 +621,10 @@ async fn witness_cosignatures_are_required() {
 }
 
 /// A test double of the log's network that serves a stale `/api/v1/log`
-/// and forwards everything else to the real log.
-async fn stale_proxy(real: String, log_info: Value) -> String {
+/// (and `/checkpoint`, if given) and forwards everything else to the real
+/// log.
+async fn stale_proxy(real: String, log_info: Value, checkpoint: Option<String>) -> String {
+    let real_for_checkpoint = real.clone();
     let app = Router::new()
         .route(
             "/api/v1/log",
@@ -625,21 +633,26 @@ async fn stale_proxy(real: String, log_info: Value) -> String {
                 async move { axum::Json(v) }
             }),
         )
+        .route(
+            "/checkpoint",
+            get(move || {
+                let (real, checkpoint) = (real_for_checkpoint.clone(), checkpoint.clone());
+                async move {
+                    match checkpoint {
+                        Some(c) => c.into_bytes(),
+                        None => forward(&real, "/checkpoint").await.1,
+                    }
+                }
+            }),
+        )
         .fallback(move |uri: axum::http::Uri| {
             let real = real.clone();
             async move {
-                let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-                let resp = client().get(format!("{real}{pq}")).send().await.unwrap();
-                let status = axum::http::StatusCode::from_u16(resp.status().as_u16()).unwrap();
-                (status, resp.bytes().await.unwrap().to_vec())
+                let pq = uri.path_and_query().map_or("/", |p| p.as_str());
+                forward(&real, pq).await
             }
         });
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    format!("http://{addr}")
+    serve_app(app).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -662,7 +675,7 @@ async fn v1_entries_proven_against_a_newer_tree() {
     assert_eq!(info["treeSize"], 5);
     grow(&log, 3, "c").await;
 
-    let proxy = stale_proxy(url(&log), info).await;
+    let proxy = stale_proxy(url(&log), info, None).await;
     let mut via_proxy = config.clone();
     via_proxy.url = proxy;
     let r = poll(&via_proxy).await;
@@ -674,6 +687,114 @@ async fn v1_entries_proven_against_a_newer_tree() {
     let r = poll(&config).await;
     assert_eq!((r.exit_code(), r.size, r.scanned), (EXIT_OK, 8, 3));
     log.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_behind_the_saved_one_is_no_alert_if_it_is_a_prefix() {
+    // A cache or replica may serve an older signed checkpoint after a newer
+    // one: proven a prefix of the saved tree, it is not misbehaviour.
+    let dir = tempfile::tempdir().unwrap();
+    let log = serve(&dir.path().join("log"), None, "behind.test", &[]).await;
+    grow(&log, 3, "a").await;
+    let old_info: Value = get_json(format!("{}/api/v1/log", url(&log))).await;
+    let old_checkpoint = get_text(format!("{}/checkpoint", url(&log))).await;
+    grow(&log, 2, "b").await;
+    let proxy = stale_proxy(url(&log), old_info, Some(old_checkpoint)).await;
+    for tiles in [false, true] {
+        let state_path = dir.path().join(format!("state-{tiles}.json"));
+        let mut config = monitor_config(&url(&log), policy(&log), &state_path);
+        config.tiles = tiles;
+        let r = poll(&config).await;
+        assert_eq!((r.exit_code(), r.size), (EXIT_OK, 5), "tiles={tiles}");
+        let before = saved(&state_path);
+
+        let mut behind = config.clone();
+        behind.url = proxy.clone();
+        let r = poll(&behind).await;
+        assert_eq!(kinds(&r), [], "tiles={tiles}");
+        assert_eq!(r.exit_code(), EXIT_OK);
+        let after = saved(&state_path);
+        assert_eq!(
+            (after.checkpoint, after.size, after.next_index),
+            (before.checkpoint, before.size, before.next_index),
+            "the state never moves back"
+        );
+    }
+    log.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_empty_tree_must_have_the_empty_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = serve(&dir.path().join("log"), None, "empty.test", &[]).await;
+    let info: Value = get_json(format!("{}/api/v1/log", url(&log))).await;
+    let signer = &log.context.signer;
+    let empty = |root: signet_tlog::merkle::Hash| {
+        let text = signet_tlog::Checkpoint::new("empty.test", 0, root, vec![])
+            .unwrap()
+            .to_text();
+        signer.sign_note(text).unwrap().serialize()
+    };
+    for (root, alerts) in [
+        (signet_tlog::merkle::empty_root(), vec![]),
+        ([9u8; 32], vec![AlertKind::BadCheckpoint]),
+    ] {
+        let note = empty(root);
+        let mut info = info.clone();
+        info["signedTreeHead"] = json!(note);
+        let fake = fake_log(info, note).await;
+        for tiles in [false, true] {
+            let state_path = dir
+                .path()
+                .join(format!("state-{tiles}-{}.json", alerts.len()));
+            let mut config = monitor_config(&fake, policy(&log), &state_path);
+            config.tiles = tiles;
+            assert_eq!(kinds(&poll(&config).await), alerts, "tiles={tiles}");
+        }
+    }
+    log.stop().await.unwrap();
+}
+
+/// A test double of the log's network that appends one entry to the real
+/// log before forwarding each request for an entry, so that every entry's
+/// inclusion proof comes from a tree of another size.
+async fn growing_proxy(log: Arc<RunningLog>) -> String {
+    let appended = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let app = Router::new().fallback(move |uri: axum::http::Uri| {
+        let (log, appended) = (log.clone(), appended.clone());
+        async move {
+            let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            if pq.starts_with("/api/v1/log/entries?logIndex=") {
+                let n = appended.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let k = Key::new();
+                submit(
+                    &log,
+                    hashedrekord(&k, format!("meanwhile-{n}").as_bytes(), &k.pem()),
+                )
+                .await;
+            }
+            forward(&url(&log), pq).await
+        }
+    });
+    serve_app(app).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_that_grows_during_every_request_is_still_scanned() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(serve(&dir.path().join("log"), None, "busy.test", &[]).await);
+    grow_fast(&log, 40, "before").await;
+    let proxy = growing_proxy(log.clone()).await;
+    let mut config = monitor_config(&proxy, policy(&log), &dir.path().join("state.json"));
+    config.start_index = Some(0);
+    let watched = Key::new();
+    config.watch = Watchlist::new(&[], &[("w".into(), watched.pem())]).unwrap();
+    let r = poll(&config).await;
+    assert_eq!((kinds(&r), r.scanned), (vec![], 40));
+    // Each of the 40 proofs was against another tree (more than the scan
+    // keeps): the log grew by one entry per request.
+    let info: Value = get_json(format!("{}/api/v1/log", url(&log))).await;
+    assert_eq!(info["treeSize"], 80);
 }
 
 // ----- fsck ------------------------------------------------------------------

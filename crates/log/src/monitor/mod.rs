@@ -36,7 +36,7 @@ use signet_crypto::{KeyKind, PublicKey};
 use signet_model::encoding::decode_base64;
 use signet_model::rekor::EntryBody;
 use signet_model::trust_root::TrustedRoot;
-use signet_tlog::merkle::{verify_consistency, Hash};
+use signet_tlog::merkle::{empty_root, verify_consistency, Hash};
 use signet_tlog::{Checkpoint, CosignatureVerifier, Note, NoteVerifier};
 
 use self::alert::{Alert, AlertKind, CheckpointInfo, EntryInfo, EXIT_ERROR, EXIT_USAGE};
@@ -475,6 +475,18 @@ impl Monitor {
             a.checkpoint = Some(current);
             return Ok(Err(Box::new(a)));
         }
+        if cp.size() == 0 && *cp.root_hash() != empty_root() {
+            let mut a = self.alert(
+                AlertKind::BadCheckpoint,
+                "a signed checkpoint of the empty tree with a root other than the empty tree's"
+                    .to_string(),
+            );
+            a.checkpoint = Some(current);
+            return Ok(Err(Box::new(a)));
+        }
+        // A checkpoint older than the saved one that is a prefix of it: a
+        // cache or replica behind the log, not misbehaviour.
+        let mut behind = false;
         if let Some(last) = &self.last {
             let problem = if cp.origin() != last.origin() {
                 Some(format!(
@@ -483,11 +495,14 @@ impl Monitor {
                     cp.origin()
                 ))
             } else if cp.size() < last.size() {
-                Some(format!(
-                    "the tree shrank from {} to {} entries",
-                    last.size(),
-                    cp.size()
-                ))
+                behind = true;
+                self.not_a_prefix(&cp, last).await?.map(|m| {
+                    format!(
+                        "the log served tree {} after tree {}: {m}",
+                        cp.size(),
+                        last.size()
+                    )
+                })
             } else if cp.size() == last.size() {
                 (cp.root_hash() != last.root_hash()).then(|| {
                     format!(
@@ -495,42 +510,29 @@ impl Monitor {
                         cp.size()
                     )
                 })
-            } else if last.size() == 0 {
-                None
             } else {
-                match self
-                    .source
-                    .consistency(&self.http, last.size(), cp.size())
-                    .await
-                {
-                    Err(SourceError::Http(e)) => return Err(e.into()),
-                    Err(SourceError::Misbehaviour(m)) => Some(format!(
-                        "no consistency proof from {} to {}: {m}",
-                        last.size(),
-                        cp.size()
-                    )),
-                    Ok(proof) => verify_consistency(
-                        last.size(),
-                        cp.size(),
-                        last.root_hash(),
-                        cp.root_hash(),
-                        &proof,
-                    )
-                    .err()
-                    .map(|e| {
-                        format!(
-                            "tree {} is not consistent with tree {}: {e}",
-                            cp.size(),
-                            last.size()
-                        )
-                    }),
-                }
+                self.not_a_prefix(last, &cp).await?
             };
             if let Some(m) = problem {
                 let mut a = self.alert(AlertKind::Inconsistent, m);
                 a.checkpoint = Some(current);
                 a.previous = self.previous_info();
                 return Ok(Err(Box::new(a)));
+            }
+            if behind {
+                // Carry on from the saved checkpoint; nothing is saved.
+                if let Some(state) = &self.state {
+                    log_line(&format!(
+                        "{}: served tree {} is behind the saved tree {} (consistent); continuing from the saved one",
+                        self.config.url,
+                        cp.size(),
+                        last.size()
+                    ));
+                    return Ok(Ok(Head {
+                        note: state.checkpoint.clone(),
+                        checkpoint: last.clone(),
+                    }));
+                }
             }
         }
         // Accepted: persist before anything else.
@@ -543,6 +545,29 @@ impl Monitor {
             note: note_text,
             checkpoint: cp,
         }))
+    }
+
+    /// Why `older` is not proven a prefix of `newer` (the log gives no
+    /// consistency proof, or one that does not verify); `None` if it is.
+    /// The empty tree is a prefix of every tree.
+    async fn not_a_prefix(
+        &self,
+        older: &Checkpoint,
+        newer: &Checkpoint,
+    ) -> Result<Option<String>, MonitorError> {
+        if older.size() == 0 {
+            return Ok(None);
+        }
+        let (from, to) = (older.size(), newer.size());
+        Ok(match self.source.consistency(&self.http, from, to).await {
+            Err(SourceError::Http(e)) => return Err(e.into()),
+            Err(SourceError::Misbehaviour(m)) => {
+                Some(format!("no consistency proof from {from} to {to}: {m}"))
+            }
+            Ok(proof) => verify_consistency(from, to, older.root_hash(), newer.root_hash(), &proof)
+                .err()
+                .map(|e| format!("tree {to} is not consistent with tree {from}: {e}")),
+        })
     }
 
     fn save(&mut self, note: &str, cp: &Checkpoint, next_index: u64) -> Result<(), MonitorError> {
