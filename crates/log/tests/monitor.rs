@@ -690,6 +690,60 @@ async fn v1_entries_proven_against_a_newer_tree() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_proofs_against_another_tree_of_the_log_are_refused() {
+    // A newer tree's checkpoint, signed by the log's key, but of another
+    // origin ("<name> - <tree ID>" is how Rekor names its shards).
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(serve(&dir.path().join("log"), None, "shard.test", &[]).await);
+    grow(&log, 2, "a").await;
+    let state_path = dir.path().join("state.json");
+    let mut config = monitor_config(&url(&log), policy(&log), &state_path);
+    config.watch = Watchlist::new(&[], &[("w".into(), Key::new().pem())]).unwrap();
+    assert_eq!(poll(&config).await.exit_code(), EXIT_OK);
+    grow(&log, 1, "b").await;
+    let info: Value = get_json(format!("{}/api/v1/log", url(&log))).await;
+    grow(&log, 1, "c").await;
+
+    let (real, signer_log) = (url(&log), log.clone());
+    let app = Router::new()
+        .route(
+            "/api/v1/log",
+            get(move || {
+                let v = info.clone();
+                async move { axum::Json(v) }
+            }),
+        )
+        .fallback(move |uri: axum::http::Uri| {
+            let (real, log) = (real.clone(), signer_log.clone());
+            async move {
+                let pq = uri.path_and_query().map_or("/", |p| p.as_str());
+                let (status, body) = forward(&real, pq).await;
+                if !pq.starts_with("/api/v1/log/entries?logIndex=") {
+                    return (status, body);
+                }
+                let mut answer: Value = serde_json::from_slice(&body).unwrap();
+                for entry in answer.as_object_mut().unwrap().values_mut() {
+                    let proof = &mut entry["verification"]["inclusionProof"];
+                    let note = Note::parse(proof["checkpoint"].as_str().unwrap()).unwrap();
+                    let text = note.text().replacen("shard.test\n", "shard.test - 99\n", 1);
+                    let forged = log.context.signer.sign_note(text).unwrap().serialize();
+                    proof["checkpoint"] = json!(forged);
+                }
+                (status, serde_json::to_vec(&answer).unwrap())
+            }
+        });
+    let mut via_proxy = config.clone();
+    via_proxy.url = serve_app(app).await;
+    let r = poll(&via_proxy).await;
+    assert_eq!(kinds(&r), [AlertKind::Inconsistent]);
+    assert!(
+        r.alerts[0].message.contains("\"shard.test - 99\""),
+        "{}",
+        r.alerts[0].message
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkpoint_behind_the_saved_one_is_no_alert_if_it_is_a_prefix() {
     // A cache or replica may serve an older signed checkpoint after a newer
     // one: proven a prefix of the saved tree, it is not misbehaviour.

@@ -345,12 +345,11 @@ impl Source {
         }
         match self {
             Source::Tiles { base } => tile_entries(http, base, head, from, to).await,
-            Source::RekorV1 { base, shard_offset } => {
+            Source::RekorV1 { .. } => {
                 let mut roots = BTreeMap::from([(head.size(), *head.root())]);
                 let mut out = Vec::new();
                 for index in from..to {
-                    let body = v1_entry(self, http, policy, base, *shard_offset, index, &mut roots)
-                        .await?;
+                    let body = v1_entry(self, http, policy, head, index, &mut roots).await?;
                     out.push((index, body));
                 }
                 Ok(out)
@@ -366,11 +365,13 @@ async fn v1_entry(
     source: &Source,
     http: &Http,
     policy: &LogPolicy,
-    base: &str,
-    shard_offset: u64,
+    head: &Head,
     index: u64,
     roots: &mut BTreeMap<u64, Hash>,
 ) -> Result<Vec<u8>, SourceError> {
+    let Source::RekorV1 { base, shard_offset } = source else {
+        return bad("not a Rekor v1 log");
+    };
     let global = shard_offset
         .checked_add(index)
         .ok_or_else(|| SourceError::Misbehaviour("log index overflows".into()))?;
@@ -430,6 +431,14 @@ async fn v1_entry(
     if cp.size() != proof.tree_size || *cp.root_hash() != root {
         return bad(format!(
             "entry {index}: inclusion proof does not match its checkpoint"
+        ));
+    }
+    // The same tree (a Rekor shard's tree ID is part of its origin).
+    if cp.origin() != head.checkpoint.origin() {
+        return bad(format!(
+            "entry {index}: inclusion proof checkpoint is for {:?}, not {:?}",
+            cp.origin(),
+            head.checkpoint.origin()
         ));
     }
     let (&size, head_root) = roots
