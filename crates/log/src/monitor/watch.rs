@@ -97,8 +97,10 @@ impl Watchlist {
     pub fn scan(&self, body: &[u8]) -> Result<Vec<Hit>, String> {
         let signers = signers(body)?;
         let mut hits = Vec::new();
+        let mut unreadable = 0;
         for s in signers.iter().take(MAX_SIGNERS) {
             let Some((spki, cert)) = s.parse() else {
+                unreadable += 1;
                 continue;
             };
             if self.keys.contains(&spki) {
@@ -120,6 +122,12 @@ impl Watchlist {
             }
         }
         hits.dedup();
+        // An entry whose signer cannot be read was not really scanned.
+        if unreadable > 0 && hits.is_empty() {
+            return Err(format!(
+                "{unreadable} of its signers could not be read as a key or certificate"
+            ));
+        }
         Ok(hits)
     }
 }
@@ -238,5 +246,38 @@ mod tests {
             .scan(br#"{"kind":"rpm","apiVersion":"0.0.1","spec":{}}"#)
             .is_err());
         assert!(w.scan(b"not json").is_err());
+    }
+
+    #[test]
+    fn a_signer_that_cannot_be_read_is_reported() {
+        let w = Watchlist::new(&[".*".into()], &[]).unwrap();
+        let body = |key_pem: &str| {
+            serde_json::json!({
+                "apiVersion": "0.0.1", "kind": "hashedrekord",
+                "spec": {
+                    "data": {"hash": {"algorithm": "sha256", "value": "ab".repeat(32)}},
+                    "signature": {
+                        "content": signet_model::encoding::encode_base64(b"sig"),
+                        "publicKey": {"content": signet_model::encoding::encode_base64(key_pem.as_bytes())}
+                    }
+                }
+            })
+            .to_string()
+        };
+        let garbage = body("-----BEGIN PUBLIC KEY-----\n!!!!\n-----END PUBLIC KEY-----\n");
+        let why = w.scan(garbage.as_bytes()).unwrap_err();
+        assert!(why.contains("could not be read"), "{why}");
+        // A readable key that matches nothing: scanned, no hits.
+        let pair = aws_lc_rs::signature::EcdsaKeyPair::generate(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        )
+        .unwrap();
+        let spki =
+            aws_lc_rs::encoding::AsDer::as_der(aws_lc_rs::signature::KeyPair::public_key(&pair))
+                .unwrap();
+        let key = signet_crypto::PublicKey::from_spki_der(spki.as_ref())
+            .unwrap()
+            .to_pem();
+        assert_eq!(w.scan(body(&key).as_bytes()).unwrap(), vec![]);
     }
 }
