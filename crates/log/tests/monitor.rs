@@ -851,6 +851,74 @@ async fn a_log_that_grows_during_every_request_is_still_scanned() {
     assert_eq!(info["treeSize"], 80);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_tree_never_proven_is_an_alert_after_the_grace() {
+    // A forked log can pass its new tree off as an outage by answering no
+    // consistency proof; after `proof_grace` that is an alert.
+    let dir = tempfile::tempdir().unwrap();
+    let log = serve(&dir.path().join("log"), None, "grace.test", &[]).await;
+    grow(&log, 2, "a").await;
+    let real = url(&log);
+    let no_proofs = Router::new().fallback(move |uri: axum::http::Uri| {
+        let real = real.clone();
+        async move {
+            let pq = uri.path_and_query().map_or("/", |p| p.as_str());
+            if pq.starts_with("/api/v1/log/proof") || pq.starts_with("/tile/") {
+                return (axum::http::StatusCode::SERVICE_UNAVAILABLE, Vec::new());
+            }
+            forward(&real, pq).await
+        }
+    });
+    let proxy = serve_app(no_proofs).await;
+    let mut configs = Vec::new();
+    for tiles in [false, true] {
+        let mut config = monitor_config(
+            &url(&log),
+            policy(&log),
+            &dir.path().join(format!("s-{tiles}")),
+        );
+        config.tiles = tiles;
+        assert_eq!(poll(&config).await.exit_code(), EXIT_OK);
+        configs.push(config);
+    }
+    grow(&log, 2, "b").await;
+    for config in configs {
+        let mut refused = config.clone();
+        refused.url = proxy.clone();
+        // Within the grace: a failed poll, and the wait is remembered.
+        let err = Monitor::new(refused.clone())
+            .unwrap()
+            .poll()
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("503"), "{err}");
+        let waiting = saved(&config.state_path);
+        assert_eq!(waiting.size, 2);
+        assert!(waiting.unproven_since.is_some());
+        // Past it: an alert naming both trees.
+        refused.proof_grace = Duration::ZERO;
+        let r = poll(&refused).await;
+        assert_eq!(
+            kinds(&r),
+            [AlertKind::Inconsistent],
+            "tiles={}",
+            config.tiles
+        );
+        assert!(
+            r.alerts[0]
+                .message
+                .contains("without a consistency proof from tree 2"),
+            "{}",
+            r.alerts[0].message
+        );
+        // A proof ends the wait.
+        let r = poll(&config).await;
+        assert_eq!((r.exit_code(), r.size), (EXIT_OK, 4));
+        assert_eq!(saved(&config.state_path).unproven_since, None);
+    }
+    log.stop().await.unwrap();
+}
+
 // ----- fsck ------------------------------------------------------------------
 
 fn fsck_config(log: &RunningLog, policy: LogPolicy) -> signet_log::fsck::FsckConfig {

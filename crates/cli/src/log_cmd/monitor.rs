@@ -54,6 +54,10 @@ pub struct MonitorArgs {
     /// Timeout of each HTTP request.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     timeout: Duration,
+    /// How long the log may serve a newer checkpoint without a consistency
+    /// proof (polls fail meanwhile) before that is an `inconsistent` alert.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    proof_grace: Duration,
 }
 
 /// Which log's checkpoints to accept: its key and the witnesses that must
@@ -132,6 +136,7 @@ fn config(args: &MonitorArgs) -> Result<MonitorConfig, String> {
     config.max_entries = args.max_entries.max(1);
     config.timeout = args.timeout;
     config.start_index = args.start_index;
+    config.proof_grace = args.proof_grace;
     Ok(config)
 }
 

@@ -49,6 +49,8 @@ use self::watch::{Hit, Watchlist};
 pub const DEFAULT_MAX_ENTRIES: u64 = 1000;
 /// Default timeout of each HTTP request.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default of [`MonitorConfig::proof_grace`].
+pub const DEFAULT_PROOF_GRACE: Duration = Duration::from_secs(3600);
 /// How far in the future a cosignature's timestamp may be.
 pub const MAX_COSIGNATURE_SKEW: u64 = 600;
 /// Webhook delivery attempts per alert.
@@ -303,6 +305,10 @@ pub struct MonitorConfig {
     /// First entry to scan when there is no state yet; default: the tree
     /// size at the first poll (only entries logged after it are scanned).
     pub start_index: Option<u64>,
+    /// How long the log may serve a newer checkpoint without answering for
+    /// a consistency proof before that is an `inconsistent` alert rather
+    /// than a failed poll (a log hiding a fork behind an "outage").
+    pub proof_grace: Duration,
 }
 
 impl MonitorConfig {
@@ -317,6 +323,7 @@ impl MonitorConfig {
             max_entries: DEFAULT_MAX_ENTRIES,
             timeout: DEFAULT_TIMEOUT,
             start_index: None,
+            proof_grace: DEFAULT_PROOF_GRACE,
         }
     }
 }
@@ -511,7 +518,12 @@ impl Monitor {
                     )
                 })
             } else {
-                self.not_a_prefix(last, &cp).await?
+                match self.not_a_prefix(last, &cp).await {
+                    Err(MonitorError::Http(e)) => {
+                        return self.unproven(current, e);
+                    }
+                    other => other?,
+                }
             };
             if let Some(m) = problem {
                 let mut a = self.alert(AlertKind::Inconsistent, m);
@@ -570,7 +582,51 @@ impl Monitor {
         })
     }
 
+    /// A newer checkpoint the log would not prove consistent (`why`): a
+    /// failed poll while within [`MonitorConfig::proof_grace`] of the first
+    /// such poll (remembered in the state), an `inconsistent` alert after.
+    fn unproven(
+        &mut self,
+        current: CheckpointInfo,
+        why: HttpError,
+    ) -> Result<Result<Head, Box<Alert>>, MonitorError> {
+        let Some(state) = self.state.as_mut() else {
+            return Err(why.into());
+        };
+        let now = now_unix();
+        let since = match state.unproven_since {
+            Some(since) => since,
+            None => {
+                state.unproven_since = Some(now);
+                state::save(&self.config.state_path, state)?;
+                now
+            }
+        };
+        let saved_size = state.size;
+        let grace = i64::try_from(self.config.proof_grace.as_secs()).unwrap_or(i64::MAX);
+        if now.saturating_sub(since) < grace {
+            return Err(why.into());
+        }
+        let mut a = self.alert(
+            AlertKind::Inconsistent,
+            format!(
+                "the log has served tree {} for {} s without a consistency proof from tree {saved_size}: {why}",
+                current.size,
+                now.saturating_sub(since),
+            ),
+        );
+        a.checkpoint = Some(current);
+        a.previous = self.previous_info();
+        Ok(Err(Box::new(a)))
+    }
+
     fn save(&mut self, note: &str, cp: &Checkpoint, next_index: u64) -> Result<(), MonitorError> {
+        // Only a newer proven tree ends a wait for a proof.
+        let unproven_since = self
+            .state
+            .as_ref()
+            .filter(|s| cp.size() <= s.size)
+            .and_then(|s| s.unproven_since);
         let mut state = State {
             version: STATE_VERSION,
             log_url: self.config.url.clone(),
@@ -580,6 +636,7 @@ impl Monitor {
             root_hash: signet_model::encoding::encode_hex(cp.root_hash()),
             next_index,
             updated: self.state.as_ref().map_or(0, |s| s.updated),
+            unproven_since,
         };
         // Unchanged state is not rewritten.
         if self.state.as_ref() != Some(&state) {

@@ -54,6 +54,11 @@ pub struct State {
     pub next_index: u64,
     /// POSIX time of the last update.
     pub updated: i64,
+    /// Since when (POSIX time) the log has served a newer checkpoint than
+    /// this one without proving it consistent (see
+    /// `MonitorConfig::proof_grace`); cleared once a newer one is proven.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unproven_since: Option<i64>,
 }
 
 /// `$XDG_STATE_HOME/signet/monitor/<origin>.json`, else
@@ -194,6 +199,7 @@ mod tests {
             root_hash: "00".repeat(32),
             next_index: 2,
             updated: 1,
+            unproven_since: None,
         }
     }
 
