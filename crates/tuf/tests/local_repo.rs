@@ -241,7 +241,7 @@ fn rotated_root_is_followed_and_then_bootstraps_from_cache() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let old = TestKey::generate(tmp.path(), "old.pk8");
     let new = TestKey::generate(tmp.path(), "new.pk8");
-    let repo = support::build_rotated(&tmp.path().join("repo"), &old, &RepoSpec::new(&new));
+    let repo = support::build_rotated(&tmp.path().join("repo"), &old, &RepoSpec::new(&new), true);
     let rotation = repo.metadata_dir().join("2.root.json");
     assert!(rotation.is_file());
 
@@ -277,6 +277,41 @@ fn rotated_root_is_followed_and_then_bootstraps_from_cache() {
         fetch_target(&fresh, TRUSTED_ROOT_TARGET),
         Err(TufError::Signature { .. })
     ));
+}
+
+#[test]
+fn a_rotation_not_signed_by_the_old_root_is_refused() {
+    // TUF: root N+1 must be signed by a threshold of root N's keys too, or
+    // whoever holds a new key alone could take the repository over.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let old = TestKey::generate(tmp.path(), "old.pk8");
+    let new = TestKey::generate(tmp.path(), "new.pk8");
+    let repo = support::build_rotated(&tmp.path().join("repo"), &old, &RepoSpec::new(&new), false);
+    let (metadata, targets) = repo.file_urls();
+    let config = TufConfig::new(
+        metadata,
+        targets,
+        tmp.path().join("cache"),
+        repo.leaked_root(),
+    );
+    match fetch_target(&config, TRUSTED_ROOT_TARGET) {
+        Err(TufError::Signature { role, .. }) => assert_eq!(role, "root"),
+        other => panic!("expected the rotation to be refused, got {other:?}"),
+    }
+    assert_eq!(cached_target(&config, TRUSTED_ROOT_TARGET), None);
+}
+
+#[test]
+fn a_target_over_the_size_limit_is_not_downloaded() {
+    let big: &'static [u8] =
+        Box::leak(vec![b'x'; signet_tuf::MAX_TARGET_SIZE as usize + 1].into_boxed_slice());
+    let fx = fixture(|spec| spec.targets.push(("big.json", big)));
+    match fetch_target(&fx.file_config(), "big.json") {
+        Err(TufError::TargetTooLarge { length, limit, .. }) => {
+            assert_eq!((length, limit), (limit + 1, signet_tuf::MAX_TARGET_SIZE))
+        }
+        other => panic!("expected TargetTooLarge, got {other:?}"),
+    }
 }
 
 #[test]

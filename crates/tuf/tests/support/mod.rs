@@ -237,15 +237,22 @@ async fn build(dir: &Path, spec: &RepoSpec<'_>) -> LocalRepo {
 }
 
 /// A repository whose root was rotated from `old` (version 1) to
-/// `spec.key` (version 2, cross-signed by `old`). All other metadata is
-/// signed by the new key only. `root_json` is the version 1 root;
-/// `metadata/2.root.json` carries the rotation.
-pub fn build_rotated(dir: &Path, old: &TestKey, spec: &RepoSpec<'_>) -> LocalRepo {
+/// `spec.key` (version 2, cross-signed by `old` if `cross_signed`, as TUF
+/// requires). All other metadata is signed by the new key only.
+/// `root_json` is the version 1 root; `metadata/2.root.json` carries the
+/// rotation.
+pub fn build_rotated(
+    dir: &Path,
+    old: &TestKey,
+    spec: &RepoSpec<'_>,
+    cross_signed: bool,
+) -> LocalRepo {
     rt().block_on(async {
         let v1 = make_root(old, 1).await;
         let v1_json = sign_root(v1.clone(), old, None).await;
         let v2 = make_root(spec.key, 2).await;
-        let v2_json = sign_root(v2, spec.key, Some((&v1, old))).await;
+        let previous = cross_signed.then_some((&v1, old));
+        let v2_json = sign_root(v2, spec.key, previous).await;
         std::fs::create_dir_all(dir).expect("repo dir");
         let root_path = dir.join("root.json");
         std::fs::write(&root_path, &v2_json).expect("write root");
