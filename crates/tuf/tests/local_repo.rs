@@ -236,22 +236,23 @@ fn errors_say_what_failed() {
     );
 }
 
+/// A repository rotated from an old key to a new one (see
+/// [`support::build_rotated`]) in `dir`, and a client trusting its old root.
+fn rotated(dir: &std::path::Path, cross_signed: bool) -> (LocalRepo, TufConfig) {
+    let old = TestKey::generate(dir, "old.pk8");
+    let new = TestKey::generate(dir, "new.pk8");
+    let repo = support::build_rotated(&dir.join("repo"), &old, &RepoSpec::new(&new), cross_signed);
+    let (metadata, targets) = repo.file_urls();
+    let config = TufConfig::new(metadata, targets, dir.join("cache"), repo.leaked_root());
+    (repo, config)
+}
+
 #[test]
 fn rotated_root_is_followed_and_then_bootstraps_from_cache() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let old = TestKey::generate(tmp.path(), "old.pk8");
-    let new = TestKey::generate(tmp.path(), "new.pk8");
-    let repo = support::build_rotated(&tmp.path().join("repo"), &old, &RepoSpec::new(&new), true);
+    let (repo, config) = rotated(tmp.path(), true);
     let rotation = repo.metadata_dir().join("2.root.json");
     assert!(rotation.is_file());
-
-    let (metadata, targets) = repo.file_urls();
-    let config = TufConfig::new(
-        metadata,
-        targets,
-        tmp.path().join("cache"),
-        repo.leaked_root(),
-    );
     // Embedded root v1 trusts only the old key; tough walks to v2.
     assert_eq!(
         fetch_target(&config, TRUSTED_ROOT_TARGET).expect("fetch via rotation"),
@@ -284,16 +285,7 @@ fn a_rotation_not_signed_by_the_old_root_is_refused() {
     // TUF: root N+1 must be signed by a threshold of root N's keys too, or
     // whoever holds a new key alone could take the repository over.
     let tmp = tempfile::tempdir().expect("tempdir");
-    let old = TestKey::generate(tmp.path(), "old.pk8");
-    let new = TestKey::generate(tmp.path(), "new.pk8");
-    let repo = support::build_rotated(&tmp.path().join("repo"), &old, &RepoSpec::new(&new), false);
-    let (metadata, targets) = repo.file_urls();
-    let config = TufConfig::new(
-        metadata,
-        targets,
-        tmp.path().join("cache"),
-        repo.leaked_root(),
-    );
+    let (_repo, config) = rotated(tmp.path(), false);
     match fetch_target(&config, TRUSTED_ROOT_TARGET) {
         Err(TufError::Signature { role, .. }) => assert_eq!(role, "root"),
         other => panic!("expected the rotation to be refused, got {other:?}"),
