@@ -71,8 +71,32 @@ pub fn sha384(data: &[u8]) -> [u8; 48] {
     out
 }
 
+/// SHA-1, only to match identifiers that older formats define with it (an
+/// RFC 2634 ESSCertID names its certificate by SHA-1); never for a
+/// signature or for anything trust rests on.
+pub fn sha1_for_identifiers(data: &[u8]) -> [u8; 20] {
+    let mut out = [0u8; 20];
+    out.copy_from_slice(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, data).as_ref());
+    out
+}
+
 pub fn sha512(data: &[u8]) -> [u8; 64] {
     let mut out = [0u8; 64];
     out.copy_from_slice(digest::digest(&digest::SHA512, data).as_ref());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sha1_for_identifiers_is_sha1() {
+        // FIPS 180 example "abc".
+        assert_eq!(
+            super::sha1_for_identifiers(b"abc"),
+            [
+                0xa9, 0x99, 0x3e, 0x36, 0x47, 0x06, 0x81, 0x6a, 0xba, 0x3e, 0x25, 0x71, 0x78, 0x50,
+                0xc2, 0x6c, 0x9c, 0xd0, 0xd8, 0x9d
+            ]
+        );
+    }
 }

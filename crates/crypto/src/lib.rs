@@ -8,7 +8,7 @@ mod digest;
 mod ed25519ph;
 mod key;
 
-pub use digest::{sha256, sha384, sha512, HashAlgorithm};
+pub use digest::{sha1_for_identifiers, sha256, sha384, sha512, HashAlgorithm};
 pub use ed25519ph::sign_ed25519ph;
 pub use key::{KeyKind, PublicKey, SignatureScheme};
 

@@ -307,11 +307,13 @@ enum SignerId {
 /// The first ESSCertID(v2) of a signing-certificate attribute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct EssCertId {
-    /// `None` for ESSCertID (v1), whose hash is SHA-1, or for a v2 hash
-    /// signet does not compute: then only `serial` can be compared.
+    /// `None` for ESSCertID (v1), whose hash is SHA-1.
     hash: Option<HashAlgorithm>,
     cert_hash: Vec<u8>,
-    serial: Option<Vec<u8>>,
+    /// From `issuerSerial`, if present: the serialNumber contents, and the
+    /// issuer's directoryName (Name DER; empty if the GeneralNames hold
+    /// none, which then names no certificate).
+    serial: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// The parts of the single SignerInfo that verification needs.
@@ -583,13 +585,18 @@ fn signer_matches(sid: &SignerId, cert: &Certificate) -> bool {
 fn ess_matches(ess: &EssCertId, cert: &Certificate) -> bool {
     let hash_ok = match ess.hash {
         Some(alg) => alg.digest(cert.der()) == ess.cert_hash,
+        // ESSCertID (v1) is defined over SHA-1; it only confirms the
+        // certificate the sid already chose, it grants no trust.
+        None => signet_crypto::sha1_for_identifiers(cert.der()).as_slice() == ess.cert_hash,
+    };
+    let issuer_serial_ok = match &ess.serial {
+        Some((serial, issuer)) => {
+            cert.x509().tbs_certificate.serial_number.as_bytes() == serial.as_slice()
+                && cert.issuer_der() == issuer.as_slice()
+        }
         None => true,
     };
-    let serial_ok = match &ess.serial {
-        Some(serial) => cert.x509().tbs_certificate.serial_number.as_bytes() == serial.as_slice(),
-        None => true,
-    };
-    hash_ok && serial_ok
+    hash_ok && issuer_serial_ok
 }
 
 /// The scheme of a SignerInfo signatureAlgorithm. A bare key algorithm
@@ -833,6 +840,9 @@ fn parse_signer_info(info: Element<'_>) -> Result<Signer, TimestampError> {
     })
 }
 
+/// GeneralName `directoryName` ([4], constructed).
+const TAG_DIRECTORY_NAME: u8 = 0xA4;
+
 /// The first ESSCertID(v2) of a SigningCertificate(V2) value: it identifies
 /// the signing certificate (RFC 5035 §3).
 fn parse_ess(value: Element<'_>, v2: bool) -> Result<EssCertId, TimestampError> {
@@ -861,10 +871,14 @@ fn parse_ess(value: Element<'_>, v2: bool) -> Result<EssCertId, TimestampError> 
     let serial = match id.optional(TAG_SEQUENCE) {
         Some(issuer_serial) => {
             let mut is = Fields::of(issuer_serial, TAG_SEQUENCE, WHAT)?;
-            is.next(TAG_SEQUENCE, WHAT)?;
+            let mut names = Fields::of(is.next(TAG_SEQUENCE, WHAT)?, TAG_SEQUENCE, WHAT)?;
+            // GeneralName directoryName: [4] EXPLICIT Name.
+            let issuer = names
+                .optional(TAG_DIRECTORY_NAME)
+                .map_or_else(Vec::new, |dn| dn.value.to_vec());
             let serial = is.next(TAG_INTEGER, WHAT)?.value.to_vec();
             is.finish()?;
-            Some(serial)
+            Some((serial, issuer))
         }
         None => None,
     };
@@ -1210,8 +1224,10 @@ mod tests {
         V2WrongHash,
         /// An ESSCertIDv2 naming a hash algorithm nobody computes here.
         V2UnknownHash,
+        V2WrongIssuer,
         V1,
         V1WrongSerial,
+        V1WrongHash,
     }
 
     /// Knobs for minting a token; `Default` mints a good one.
@@ -1303,11 +1319,19 @@ mod tests {
         let issuer_serial = seq(&[&seq(&[&tlv(0xA4, pki.tsa.issuer_der())]), &int(&TSA_SERIAL)]);
         match spec.ess {
             Ess::None => {}
-            Ess::V2 | Ess::V2WrongHash => {
+            Ess::V2 | Ess::V2WrongHash | Ess::V2WrongIssuer => {
                 let mut hash = signet_crypto::sha256(pki.tsa.der()).to_vec();
                 if spec.ess == Ess::V2WrongHash {
                     hash[0] ^= 1;
                 }
+                let issuer_serial = if spec.ess == Ess::V2WrongIssuer {
+                    seq(&[
+                        &seq(&[&tlv(0xA4, pki.tsa.subject_der())]),
+                        &int(&TSA_SERIAL),
+                    ])
+                } else {
+                    issuer_serial
+                };
                 let id = seq(&[&tlv(TAG_OCTET_STRING, &hash), &issuer_serial]);
                 attrs.push(attr(ID_AA_SIGNING_CERTIFICATE_V2, &[&seq(&[&seq(&[&id])])]));
             }
@@ -1316,14 +1340,18 @@ mod tests {
                 let id = seq(&[&alg(unknown), &tlv(TAG_OCTET_STRING, &[0u8; 32])]);
                 attrs.push(attr(ID_AA_SIGNING_CERTIFICATE_V2, &[&seq(&[&seq(&[&id])])]));
             }
-            Ess::V1 | Ess::V1WrongSerial => {
-                let serial: &[u8] = if spec.ess == Ess::V1 {
-                    &TSA_SERIAL
-                } else {
+            Ess::V1 | Ess::V1WrongSerial | Ess::V1WrongHash => {
+                let serial: &[u8] = if spec.ess == Ess::V1WrongSerial {
                     &[9]
+                } else {
+                    &TSA_SERIAL
                 };
                 let issuer_serial = seq(&[&seq(&[&tlv(0xA4, pki.tsa.issuer_der())]), &int(serial)]);
-                let id = seq(&[&tlv(TAG_OCTET_STRING, &[0u8; 20]), &issuer_serial]);
+                let mut hash = signet_crypto::sha1_for_identifiers(pki.tsa.der()).to_vec();
+                if spec.ess == Ess::V1WrongHash {
+                    hash[0] ^= 1;
+                }
+                let id = seq(&[&tlv(TAG_OCTET_STRING, &hash), &issuer_serial]);
                 attrs.push(attr(ID_AA_SIGNING_CERTIFICATE, &[&seq(&[&seq(&[&id])])]));
             }
         }
@@ -1858,7 +1886,12 @@ mod tests {
     #[test]
     fn ess_signing_certificate_mismatch() {
         let pki = pki();
-        for ess in [Ess::V2WrongHash, Ess::V1WrongSerial] {
+        for ess in [
+            Ess::V2WrongHash,
+            Ess::V2WrongIssuer,
+            Ess::V1WrongSerial,
+            Ess::V1WrongHash,
+        ] {
             let spec = Spec {
                 ess,
                 ..Spec::default()
