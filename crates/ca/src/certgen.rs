@@ -100,11 +100,7 @@ pub fn name(text: &str) -> Result<Name, CertBuildError> {
 /// subjectPublicKey bits (RFC 5280 §4.2.1.2 method 1, as Go and OpenSSL do).
 pub fn key_identifier(spki_der: &[u8]) -> Result<Vec<u8>, CertBuildError> {
     let info = SubjectPublicKeyInfoOwned::from_der(spki_der)?;
-    let digest = aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY,
-        info.subject_public_key.raw_bytes(),
-    );
-    Ok(digest.as_ref().to_vec())
+    Ok(signet_crypto::sha1_for_identifiers(info.subject_public_key.raw_bytes()).to_vec())
 }
 
 pub fn key_usage_ext(usages: KeyUsage) -> Result<Extension, CertBuildError> {

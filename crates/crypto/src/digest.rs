@@ -71,8 +71,8 @@ pub fn sha384(data: &[u8]) -> [u8; 48] {
     out
 }
 
-/// SHA-1, only to match identifiers that older formats define with it (an
-/// RFC 2634 ESSCertID names its certificate by SHA-1); never for a
+/// SHA-1, only for identifiers that formats define with it (RFC 5280 key
+/// identifiers, an RFC 2634 ESSCertID naming its certificate); never for a
 /// signature or for anything trust rests on.
 pub fn sha1_for_identifiers(data: &[u8]) -> [u8; 20] {
     let mut out = [0u8; 20];
