@@ -33,5 +33,17 @@ try {
   }
 } catch (e) {
   console.error(`not verified: ${e.code || ''} ${e.message}`);
+  // The whole chain of causes, and the signing times, so that a failure
+  // that does not repeat can still be understood from the log.
+  for (let cause = e.cause; cause; cause = cause.cause) {
+    console.error(`  caused by: ${cause.code || ''} ${cause.message}`);
+  }
+  try {
+    const raw = JSON.parse(fs.readFileSync(bundlePath, 'utf8'));
+    const entries = raw.verificationMaterial?.tlogEntries || [];
+    console.error(`  integrated times: ${entries.map((t) => t.integratedTime).join(', ')}`);
+  } catch (_) {
+    // The bundle itself was unreadable: the message above says so.
+  }
   process.exit(1);
 }
